@@ -1,0 +1,31 @@
+# Both entry points create their own virtual environment, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+NMNIST ?= ../shared/realdata/nmnist/NMNIST-small
+
+.PHONY: test demo lint bench clean-venv
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	# torch first and pinned: an unpinned resolve would pull the multi-GB CUDA build.
+	$(PY) -m pip install torch==2.13.0
+	$(PY) -m pip install -e '.[dev,aedat,tonic]'
+	touch $@
+
+test: $(VENV)/.installed
+	$(PY) -m ruff check eventcompress tests tools
+	$(PY) -m pytest -q
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/eventcompress info $(NMNIST)
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check eventcompress tests tools
+
+bench: $(VENV)/.installed
+	$(PY) tools/bench/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)

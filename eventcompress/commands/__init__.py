@@ -1,0 +1,1 @@
+"""Subcommands of the ``eventcompress`` CLI, one module each."""

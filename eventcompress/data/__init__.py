@@ -1,0 +1,1 @@
+"""eventcompress.data"""
