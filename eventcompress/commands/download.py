@@ -1,0 +1,55 @@
+"""`eventcompress download DATASET --root DIR`: fetch, verify (md5) and unpack a dataset.
+
+Datasets without a public direct URL (N-MNIST, DVS128 Gesture's IBM archive) print the manual
+steps and exit with status 2 until the archive is placed in ``DIR/archives/``; rerunning then
+verifies and unpacks it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", choices=["nmnist", "cifar10dvs", "dvsgesture"])
+    parser.add_argument("--root", required=True, help="folder to download and unpack into")
+    parser.add_argument("--mirror", default=None, metavar="URL",
+                        help="base URL serving the archives by file name "
+                             "(default: $EVENTCOMPRESS_MIRROR, else the public URLs)")
+    parser.add_argument("--source", choices=["original", "tonic"], default="original",
+                        help="original archives, or tonic's re-hosted conversions "
+                             "(cifar10dvs: AEDAT4; dvsgesture: pre-cut .npy)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import urllib.error
+
+    from ..datasets import get_dataset
+    from ..datasets.download import ManualDownloadRequired, download
+    from ..errors import EventCompressError
+
+    try:
+        root = download(args.dataset, args.root, source=args.source, mirror=args.mirror,
+                        quiet=args.quiet)
+    except ManualDownloadRequired as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except (EventCompressError, urllib.error.URLError, OSError) as exc:
+        print(f"eventcompress download: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # no such source for this dataset
+        print(f"eventcompress download: {exc}", file=sys.stderr)
+        return 2
+    dataset = get_dataset(args.dataset)
+    try:
+        match = dataset.discover(root)
+        samples = dataset.samples(root)
+    except EventCompressError as exc:
+        print(f"eventcompress download: unpacked, but the folder does not read as "
+              f"{dataset.title}: {exc}", file=sys.stderr)
+        return 1
+    n_train = sum(s.split == "train" for s in samples)
+    print(f"{dataset.title} ready in {match.data_root} (layout '{match.layout}'): "
+          f"{n_train:,} train + {len(samples) - n_train:,} test samples")
+    return 0
