@@ -1,0 +1,109 @@
+"""`eventcompress models`: list the registered networks and the model recipes.
+
+``eventcompress models ls [--dataset D] [--recipes] [--folder DIR]`` prints a table of networks
+with their parameter counts (and, with ``--recipes``, of the recipes in ``models/`` with their key
+settings); ``eventcompress models info NAME`` prints one network's overridable defaults.
+Torch is imported only when a subcommand runs, so ``eventcompress --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    ls = sub.add_parser("ls", help="list networks (and recipes) as a table",
+                        description="list registered networks with their parameter counts")
+    ls.add_argument("--dataset", "-d", help="only this dataset (nmnist, cifar10dvs, dvsgesture)")
+    ls.add_argument("--recipes", "-r", action="store_true",
+                    help="also list the model recipes with their key settings")
+    ls.add_argument("--folder", help="recipe folder (default: $EVENTCOMPRESS_MODELS or models/)")
+    info = sub.add_parser("info", help="one network's defaults and parameter count")
+    info.add_argument("name", help="registered network name, e.g. nmnist-stc-scb-mtlif")
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[object]],
+                 right: Sequence[int] = ()) -> str:
+    """A plain-text table; columns listed in ``right`` are right-aligned."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+
+    def line(r: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+
+    return "\n".join([line(cells[0]), line(["-" * w for w in widths])]
+                     + [line(r) for r in cells[1:]])
+
+
+def _networks_table(dataset: str | None) -> str:
+    from ..nn.registry import list_models, model_info
+
+    rows = []
+    for name in list_models(dataset=dataset):
+        info = model_info(name)
+        shape = "x".join(str(v) for v in info.get("input_shape", ()))
+        rows.append((name, info["dataset"], info["variant"], f"{info['parameters']:,}", shape,
+                     info.get("n_classes", ""), info["description"]))
+    return format_table(("network", "dataset", "variant", "params", "input CxHxW", "classes",
+                         "description"), rows, right=(3, 5))
+
+
+def _recipes_table(dataset: str | None, folder: str | None) -> str:
+    from ..recipes import list_recipes, load
+
+    rows = []
+    for path in list_recipes(folder):
+        r = load(path)
+        if dataset and not r.model.name.startswith(dataset + "-"):
+            continue
+        pre, opt, tr = r.preprocessing, r.optimizer, r.training
+        overrides = ", ".join(f"{k}={v}" for k, v in r.model.overrides) or "-"
+        rows.append((r.name, r.model.name, overrides, pre.representation, pre.steps,
+                     f"{pre.size[0]}x{pre.size[1]}", f"{opt.name} {opt.lr:g}",
+                     f"{r.schedule.name}", tr.epochs, tr.batch_size, tr.loss,
+                     r.reference.arxiv or "-"))
+    return format_table(("recipe", "network", "overrides", "input", "T", "WxH", "optimizer",
+                         "schedule", "epochs", "batch", "loss", "arXiv"), rows,
+                        right=(4, 8, 9))
+
+
+def _info(name: str) -> str:
+    from ..nn.registry import model_info
+
+    info = model_info(name)
+    lines = [f"{info['name']}: {info['description']}",
+             f"dataset {info['dataset']}, variant {info['variant']}, "
+             f"{info['parameters']:,} parameters",
+             "", "overrides (create_model(name, key=value) or [model.overrides] in a recipe):"]
+    lines += [f"  {k} = {v!r}" for k, v in sorted(info["defaults"].items())]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+
+    action = getattr(args, "action", None) or "ls"
+    try:
+        if action == "info":
+            print(_info(args.name))
+            return 0
+        dataset = getattr(args, "dataset", None)
+        if dataset:
+            from ..nn.networks import DATASETS
+
+            if dataset not in DATASETS:
+                print(f"eventcompress models: unknown dataset {dataset!r}; expected one of "
+                      f"{', '.join(DATASETS)}", file=sys.stderr)
+                return 2
+        print(_networks_table(dataset))
+        if getattr(args, "recipes", False):
+            print()
+            print(_recipes_table(dataset, getattr(args, "folder", None)))
+    except ConfigError as exc:
+        print(f"eventcompress models: {exc}", file=sys.stderr)
+        return 2
+    return 0
