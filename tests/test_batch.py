@@ -1,0 +1,146 @@
+"""process_many: identical to a sequential loop for every backend, with clear errors."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from eventcompress import Events
+from eventcompress.config import FrozenConfig
+from eventcompress.errors import ConfigError
+from eventcompress.kernels import (
+    CropTime,
+    Denoise,
+    Downsample,
+    FlipLR,
+    Pipeline,
+    RandomCrop,
+    process_many,
+    register_config,
+)
+
+
+@register_config
+@dataclass(frozen=True)
+class TimeBinnedCounts(FrozenConfig):
+    """Test representation: counts per (time bin of width bin_us, polarity, y, x)."""
+
+    n_bins: int = 3
+    bin_us: int = 100_000
+
+    output_dtype = np.dtype(np.int32)
+
+    def output_shape(self, sensor_size):
+        return (self.n_bins, 2, sensor_size[1], sensor_size[0])
+
+    def __call__(self, events):
+        out = np.zeros(self.output_shape(events.sensor_size), np.int32)
+        b = np.minimum(events.t // self.bin_us, self.n_bins - 1).astype(np.intp)
+        np.add.at(out, (b, events.p.astype(np.intp), events.y, events.x), 1)
+        return out
+
+
+def _streams(count: int, size=(34, 34)) -> list[Events]:
+    rng = np.random.default_rng(1)
+    out = []
+    for _ in range(count):
+        n = int(rng.integers(0, 2_000))
+        out.append(Events(rng.integers(0, size[0], n), rng.integers(0, size[1], n),
+                          np.sort(rng.integers(0, 300_000, n)), rng.integers(0, 2, n), size))
+    return out
+
+
+PIPE = Pipeline((CropTime(0, 250_000), Denoise(4_000), RandomCrop(30, seed=9), FlipLR(0.5),
+                 Downsample(2)), TimeBinnedCounts())
+
+
+def _sequential(streams, pipe=PIPE, start=0, epoch=0):
+    return np.stack([pipe(e, sample_index=start + i, epoch=epoch) for i, e in enumerate(streams)])
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, 3])
+def test_threads_equal_a_sequential_loop(n_jobs):
+    streams = _streams(37)
+    out = process_many(streams, PIPE, n_jobs=n_jobs, backend="threads")
+    assert out.shape == (37, *PIPE.output_shape((34, 34))) and out.dtype == np.int32
+    assert np.array_equal(out, _sequential(streams))
+
+
+def test_processes_equal_a_sequential_loop():
+    streams = _streams(23)
+    out = process_many(streams, PIPE, n_jobs=2, backend="processes", start_index=100, epoch=2)
+    assert np.array_equal(out, _sequential(streams, start=100, epoch=2))
+
+
+def test_sample_indices_drive_the_augmentation():
+    streams = [_streams(1)[0]] * 12
+    out = process_many(streams, PIPE, n_jobs=2)
+    assert len({o.tobytes() for o in out}) > 6  # the same recording, augmented differently
+    again = process_many(streams, PIPE, n_jobs=1, start_index=5)
+    assert np.array_equal(again[:7], out[5:])
+
+
+def test_out_argument_and_progress_bar(capsys):
+    streams = _streams(5)
+    buf = np.full((5, *PIPE.output_shape((34, 34))), -1, np.int32)
+    assert process_many(streams, PIPE, out=buf, quiet=False) is buf
+    assert np.array_equal(buf, _sequential(streams))
+    assert "process_many" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="expected"):
+        process_many(streams, PIPE, out=np.zeros((5, 1), np.int32))
+
+
+def test_errors_are_clear():
+    streams = _streams(3)
+    odd = Events([0], [0], [0], [1], (20, 20))
+    with pytest.raises(ValueError, match=r"stream 2 has \(20, 20\), expected \(34, 34\)"):
+        process_many([*streams[:2], odd], PIPE)
+    with pytest.raises(ValueError, match="no streams"):
+        process_many([], PIPE)
+    with pytest.raises(ValueError, match="backend"):
+        process_many(streams, PIPE, backend="gpu")
+    with pytest.raises(ValueError, match="n_jobs"):
+        process_many(streams, PIPE, n_jobs=0)
+    with pytest.raises(ConfigError, match="representation"):
+        process_many(streams, Pipeline((Downsample(2),)))
+    bad = Pipeline((Denoise(4_000),), TimeBinnedCounts(n_bins=0))
+    with pytest.raises(IndexError) as info:
+        process_many(streams, bad, n_jobs=2)
+    if sys.version_info >= (3, 11):  # exception notes name the failing sample
+        assert any("while processing sample" in note for note in info.value.__notes__)
+
+
+def test_empty_batch_and_empty_streams():
+    out = process_many([], PIPE, sensor_size=(34, 34))
+    assert out.shape == (0, 3, 2, 15, 15)
+    empty = [Events.empty((34, 34))] * 3
+    assert not process_many(empty, PIPE, n_jobs=2).any()
+    one = [Events([5], [6], [7], [1], (34, 34))]
+    assert process_many(one, PIPE, n_jobs=-1).sum() == _sequential(one).sum()
+
+
+def test_stc_pipeline_matches_a_loop_for_both_backends():
+    from eventcompress.kernels import STCConfig
+
+    pipe = Pipeline((Denoise(4_000), RandomCrop(32, seed=1)), STCConfig(steps=6, tau_s=20_000.0))
+    streams = _streams(16)
+    expected = _sequential(streams, pipe)
+    assert expected.dtype == np.float32
+    assert np.array_equal(process_many(streams, pipe, n_jobs=2), expected)
+    assert np.array_equal(process_many(streams, pipe, n_jobs=2, backend="processes"), expected)
+
+
+def test_every_kernel_releases_the_gil():
+    """Thread scaling relies on it: each Numba kernel here must be compiled with nogil=True."""
+    from numba.core.registry import CPUDispatcher
+
+    from eventcompress.kernels import filters, geometry, packed
+
+    kernels = [getattr(m, n) for m in (filters, geometry, packed) for n in dir(m)
+               if isinstance(getattr(m, n), CPUDispatcher)]
+    assert len(kernels) >= 15
+    assert all(k.targetoptions.get("nogil") for k in kernels), [
+        k.__name__ for k in kernels if not k.targetoptions.get("nogil")]
