@@ -1,4 +1,4 @@
-"""Hypothesis strategies and oracles shared by the tests/test_io_*.py files."""
+"""Hypothesis strategies and oracles shared by the tests/test_io_*.py and kernel test files."""
 
 from __future__ import annotations
 
@@ -52,3 +52,20 @@ def patch_tonic_aedat_header(monkeypatch, tonic_io) -> None:
     decoding code can serve as the oracle."""
     original = tonic_io.read_aedat_header_from_file
     monkeypatch.setattr(tonic_io, "read_aedat_header_from_file", lambda f: original(f)[:2])
+
+
+@st.composite
+def stream_chunks(draw: st.DrawFn, max_events: int, t_shift: int, t_spread: int) -> list[Events]:
+    """1-6 streams of one sensor size: empty, single-event, unsorted or plain ones, for the
+    batch kernels. Times start within +-``t_shift`` and span up to ``t_spread`` µs."""
+    w, h = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    out = []
+    for _ in range(draw(st.integers(1, 6))):
+        n = draw(st.sampled_from([0, 1, draw(st.integers(2, max_events))]))
+        ints = st.lists(st.integers(0, 10**6), min_size=n, max_size=n)
+        arr = [np.array(draw(ints), dtype=np.int64) for _ in range(4)]
+        t = draw(st.integers(-t_shift, t_shift)) + arr[2] % (draw(st.integers(0, t_spread)) + 1)
+        if draw(st.booleans()):
+            t = np.sort(t)
+        out.append(Events(arr[0] % w, arr[1] % h, t, arr[3] % 2, (w, h)))
+    return out

@@ -133,14 +133,42 @@ def test_stc_pipeline_matches_a_loop_for_both_backends():
     assert np.array_equal(process_many(streams, pipe, n_jobs=2, backend="processes"), expected)
 
 
+@pytest.mark.parametrize("rep", ["frames", "tonic frames", "stc count"])
+def test_representations_fill_whole_chunks(rep, monkeypatch):
+    from eventcompress.kernels import FrameConfig, STCConfig
+
+    representation = {
+        "frames": FrameConfig(n_time_bins=5, dtype="uint8"),
+        "tonic frames": FrameConfig(n_event_bins=3, edges="tonic"),  # sample by sample inside
+        "stc count": STCConfig(steps=4, tau_s=5_000.0, edges="count", normalize="max"),
+    }[rep]
+    pipe = Pipeline((Denoise(4_000), FlipLR(0.5)), representation)
+    streams = _streams(21)
+    calls = []
+    original = type(representation).fill_batch
+    monkeypatch.setattr(type(representation), "fill_batch",
+                        lambda self, p, o: (calls.append(len(p)), original(self, p, o)))
+    out = process_many(streams, pipe, n_jobs=2)
+    assert np.array_equal(out, _sequential(streams, pipe))
+    assert sum(calls) == 21 and len(calls) <= 8
+
+
 def test_every_kernel_releases_the_gil():
     """Thread scaling relies on it: each Numba kernel here must be compiled with nogil=True."""
     from numba.core.registry import CPUDispatcher
 
-    from eventcompress.kernels import filters, geometry, packed
+    from eventcompress.kernels import (
+        _binning,
+        _frame_batch,
+        _stc_kernel,
+        filters,
+        geometry,
+        packed,
+    )
 
-    kernels = [getattr(m, n) for m in (filters, geometry, packed) for n in dir(m)
+    modules = (filters, geometry, packed, _binning, _frame_batch, _stc_kernel)
+    kernels = [getattr(m, n) for m in modules for n in dir(m)
                if isinstance(getattr(m, n), CPUDispatcher)]
-    assert len(kernels) >= 15
+    assert len(kernels) >= 25
     assert all(k.targetoptions.get("nogil") for k in kernels), [
         k.__name__ for k in kernels if not k.targetoptions.get("nogil")]

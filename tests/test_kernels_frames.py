@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from io_strategies import stream_chunks
 
 from eventcompress.errors import ConfigError, CoordinateRangeError, TimestampOrderError
 from eventcompress.events import Events
@@ -493,3 +494,58 @@ def test_frame_config_hash_is_stable_across_processes():
     text, digest = out.stdout.split()
     assert text == cfg.canonical_json() and digest == cfg.sha256()
     assert json.loads(text)["type"] == "FrameConfig"
+
+
+# -- fill_batch: a whole packed chunk in one kernel call -------------------------------------
+
+_BATCH_MODES = [
+    {"n_time_bins": 3}, {"n_time_bins": 4, "start_time": -500, "end_time": 700},
+    {"n_time_bins": 3, "start_time": -200}, {"n_time_bins": 3, "end_time": 300},
+    {"n_time_bins": 3, "overlap": 0.5, "start_time": -300, "end_time": 500},
+    {"time_window": 150, "start_time": -300, "end_time": 500},
+    {"time_window": 150.5, "overlap": 50, "start_time": -300, "end_time": 500,
+     "include_incomplete": True},
+    {"n_event_bins": 4}, {"n_event_bins": 2, "start_time": -100, "end_time": 200},
+    {"n_time_bins": 3, "edges": "spikingjelly"}, {"n_event_bins": 3, "edges": "spikingjelly"},
+    # not batchable: computed sample by sample
+    {"n_time_bins": 3, "edges": "tonic"}, {"n_event_bins": 3, "overlap": 0.25},
+    {"n_time_bins": 3, "dtype": "float16"},
+]
+
+
+
+
+@given(chunk=stream_chunks(300, 1000, 800), mode=st.sampled_from(_BATCH_MODES),
+       polarity=st.sampled_from(["split", "merge", "signed"]),
+       dtype=st.sampled_from(["int16", "int8", "uint8", "float32", "int64"]),
+       on_overflow=st.sampled_from(["saturate", "raise"]))
+def test_fill_batch_is_bit_identical_to_frames(chunk, mode, polarity, dtype, on_overflow):
+    from eventcompress.kernels.packed import PackedEvents
+
+    mode = {"dtype": dtype, **mode}
+    assume(not (polarity == "signed" and mode["dtype"].startswith("u")))
+    cfg = FrameConfig(**mode, polarity=polarity, on_overflow=on_overflow)
+    kw = {k: v for k, v in cfg.to_dict().items() if k not in ("type", "version")}
+    expected = []
+    for ev in chunk:
+        try:
+            expected.append(frames(ev, **kw))
+        except (ValueError, OverflowError, TimestampOrderError) as exc:
+            expected.append(type(exc))
+    out = np.zeros((len(chunk), *cfg.output_shape(chunk[0].sensor_size)), cfg.output_dtype)
+    failing = [e for e in expected if isinstance(e, type)]
+    if failing:
+        with pytest.raises(failing[0]):
+            cfg.fill_batch(PackedEvents.pack(chunk), out)
+        return
+    cfg.fill_batch(PackedEvents.pack(chunk), out)
+    for k, ev in enumerate(chunk):
+        assert np.array_equal(out[k], expected[k]) and out[k].dtype == expected[k].dtype
+        assert np.array_equal(cfg(ev), expected[k])
+
+
+def test_batchable_modes():
+    assert FrameConfig(n_time_bins=8).batchable
+    assert FrameConfig(time_window=10.0, start_time=0, end_time=100).batchable
+    assert not FrameConfig(n_time_bins=8, edges="tonic").batchable
+    assert not FrameConfig(n_time_bins=8, overlap=0.5).batchable

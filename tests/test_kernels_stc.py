@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from io_strategies import stream_chunks
 
 from eventcompress.errors import ConfigError, CoordinateRangeError
 from eventcompress.events import Events
@@ -292,3 +293,59 @@ def test_configs_round_trip_through_canonical_json():
                 FrameConfig(time_window=2.5, start_time=0, end_time=10, edges="fixed")):
         back = config_from_dict(json.loads(cfg.canonical_json()))
         assert back == cfg and back.sha256() == cfg.sha256()
+
+
+# -- fill_batch: a whole packed chunk in one kernel call -------------------------------------
+
+
+
+@given(chunk=stream_chunks(80, 10**5, 5000), steps=st.integers(1, 5),
+       tau=st.sampled_from([math.inf, 50.0, 3000.0, 2.0**40]),
+       edges=st.sampled_from(["fixed", "count"]), carry=st.booleans(),
+       fine=st.sampled_from([None, 1, 4]), normalize=st.sampled_from(["none", "max", "mean-std"]),
+       polarity=st.sampled_from(["split", "merge", "signed"]), bounds=st.integers(0, 3))
+def test_fill_batch_is_bit_identical_to_single_calls(chunk, steps, tau, edges, carry, fine,
+                                                     normalize, polarity, bounds):
+    from eventcompress.kernels.packed import PackedEvents
+
+    start = -50_000 if bounds & 1 else None
+    end = 60_000 if bounds & 2 else None
+    cfg = STCConfig(steps=steps, tau_s=tau, edges=edges, carry=carry, fine_bins=fine,
+                    normalize=normalize, polarity=polarity, start_time=start, end_time=end)
+    out = np.full((len(chunk), *cfg.output_shape(chunk[0].sensor_size)), np.nan, np.float32)
+    errors = []
+    for ev in chunk:
+        try:
+            cfg(ev)
+        except ValueError as exc:  # e.g. every event before start_time: an empty range
+            errors.append(str(exc))
+    if errors:
+        with pytest.raises(ValueError) as info:
+            cfg.fill_batch(PackedEvents.pack(chunk), out)
+        assert str(info.value) == errors[0]
+        return
+    cfg.fill_batch(PackedEvents.pack(chunk), out)
+    for k, ev in enumerate(chunk):
+        single = cfg(ev)
+        assert np.array_equal(out[k], single)
+        assert np.array_equal(single, compress_events(
+            ev, steps, tau_s=tau, edges=edges, carry=carry, fine_bins=fine, normalize=normalize,
+            polarity=polarity, start_time=start, end_time=end))
+        if len(ev) and polarity == "split" and normalize == "none":
+            close(single, reference(ev.sorted_by_time(), steps, tau, edges, fine=fine,
+                                    carry=carry, start=start, end=end))
+
+
+def test_fill_batch_reports_the_failing_sample():
+    from eventcompress.kernels.packed import PackedEvents
+
+    cfg = STCConfig(steps=2, tau_s=100.0)
+    chunk = [Events([0], [0], [5], [1], (2, 2)), Events([0, 3], [0, 1], [1, 2], [1, 0], (2, 2))]
+    out = np.empty((2, *cfg.output_shape((2, 2))), np.float32)
+    with pytest.raises(CoordinateRangeError, match="x=3"):
+        cfg.fill_batch(PackedEvents.pack(chunk), out)
+    with pytest.raises(ValueError, match="shape"):
+        cfg.fill_batch(PackedEvents.pack(chunk), out[:1])
+    strided = np.zeros((2, 2, 2, 2, 4), np.float32)[..., ::2]  # not contiguous
+    cfg.fill_batch(PackedEvents.pack(chunk[:1] * 2), strided)
+    assert np.array_equal(strided[1], cfg(chunk[0]))

@@ -30,6 +30,7 @@ from ..events import Events, OnUnsorted, enforce_time_order
 from .prophesee_header import check_writable, finish_read, format_header, load_payload
 
 _TIME_HIGH_MAX = (1 << 28) - 1
+_TIME_HIGH_WORD = 8 << 28  # type bits of a TIME_HIGH word
 
 
 def _empty_events(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -156,41 +157,50 @@ def _encode_capacity(t: np.ndarray, words_per_event: int, wrap_shift: int) -> in
     return words_per_event * len(t) + 2 * (last >> wrap_shift) + 4
 
 
+
+@njit(cache=True, nogil=True, inline="always")
+def _emit_time_high(out, j, th, tw, cur_th, wraps, tag, high_max):  # noqa: ANN001, ANN202 - numba
+    """Write from ``out[j]`` the TIME_HIGH words that move a reader at (``wraps``, ``cur_th``)
+    to (``tw``, ``th``); returns the new (j, cur_th, wraps). ``tag`` is the word's type bits
+    (``8 << 28`` in EVT 2.0, ``8 << 12`` in EVT 3.0), ``high_max`` the largest TIME_HIGH and
+    ``cur_th = -1`` means nothing written yet (the reader then holds TIME_HIGH 0). Shared by
+    both writers; inlined because an array argument costs reference counting per call."""
+    # The reader counts a wrap whenever TIME_HIGH decreases, so crossing k wraps needs k
+    # decreases: step through MAX -> 0 for every wrap but a last one it can reach directly.
+    while wraps < tw:
+        if wraps + 1 == tw and th < cur_th:
+            out[j] = tag | th
+            j += 1
+            cur_th = th
+            wraps = tw
+        else:
+            if cur_th != high_max:
+                out[j] = tag | high_max
+                j += 1
+            out[j] = tag
+            j += 1
+            cur_th = 0
+            wraps += 1
+    if th != cur_th:
+        out[j] = tag | th
+        j += 1
+        cur_th = th
+    return j, cur_th, wraps
+
+
 @njit(cache=True, nogil=True)
 def _encode_evt2_kernel(x, y, t, p, out):  # noqa: ANN001, ANN202 - numba
     n = t.shape[0]
     j = 0
     wraps = np.int64(0)
-    cur_th = np.int64(0)  # the reader starts with previous TIME_HIGH = 0
-    started = False
+    cur_th = np.int64(-1)  # nothing written yet: forces the first TIME_HIGH word
     for i in range(n):
         ti = t[i]
         tw = ti >> 34
         th = (ti >> 6) & _TIME_HIGH_MAX
-        if not started or tw != wraps or th != cur_th:
-            # The reader counts a wrap whenever TIME_HIGH decreases, so crossing k wraps needs
-            # k decreases: step through MAX -> 0 for every wrap but a last one it can reach
-            # directly.
-            while wraps < tw:
-                if wraps + 1 == tw and th < cur_th:
-                    out[j] = np.uint32((8 << 28) | th)
-                    j += 1
-                    cur_th = th
-                    wraps = tw
-                else:
-                    if cur_th != _TIME_HIGH_MAX:
-                        out[j] = np.uint32((8 << 28) | _TIME_HIGH_MAX)
-                        j += 1
-                    out[j] = np.uint32(8 << 28)
-                    j += 1
-                    cur_th = 0
-                    wraps += 1
-                started = True
-            if th != cur_th or not started:
-                out[j] = np.uint32((8 << 28) | th)
-                j += 1
-                cur_th = th
-                started = True
+        if tw != wraps or th != cur_th:
+            j, cur_th, wraps = _emit_time_high(out, j, th, tw, cur_th, wraps, _TIME_HIGH_WORD,
+                                               _TIME_HIGH_MAX)
         out[j] = np.uint32(
             (np.int64(p[i]) << 28) | ((ti & 0x3F) << 22) | (np.int64(x[i]) << 11) | np.int64(y[i])
         )

@@ -31,10 +31,11 @@ import numpy as np
 from numba import njit
 
 from ..events import Events, OnUnsorted, enforce_time_order
-from .prophesee_evt2 import _as_words, _empty_events, _encode_capacity
+from .prophesee_evt2 import _as_words, _emit_time_high, _empty_events, _encode_capacity
 from .prophesee_header import check_writable, finish_read, format_header, load_payload
 
 _HIGH_MAX = (1 << 12) - 1
+_TIME_HIGH_WORD = 8 << 12  # type bits of a TIME_HIGH word
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -189,41 +190,21 @@ def _encode_evt3_kernel(x, y, t, p, use_vectors, out):  # noqa: ANN001, ANN202 -
     n = t.shape[0]
     j = 0
     wraps = np.int64(0)
-    cur_th = np.int64(0)  # reader state: previous TIME_HIGH 0, TIME_LOW 0
+    cur_th = np.int64(-1)  # nothing written yet (the reader holds TIME_HIGH 0, TIME_LOW 0)
     cur_low = np.int64(0)
     cur_t = np.int64(-1)
     cur_y = -1
     vbase = -1  # vector base x the reader holds (-1: none, or not to be relied on)
     vpol = -1
-    started = False
     i = 0
     while i < n:
         ti = t[i]
         if ti != cur_t:
             tw = ti >> 24
             th = (ti >> 12) & _HIGH_MAX
-            if not started or tw != wraps or th != cur_th:
-                # Same wrap rule as EVT 2.0: one TIME_HIGH decrease per wrap crossed.
-                while wraps < tw:
-                    if wraps + 1 == tw and th < cur_th:
-                        out[j] = np.uint16((8 << 12) | th)
-                        j += 1
-                        cur_th = th
-                        wraps = tw
-                    else:
-                        if cur_th != _HIGH_MAX:
-                            out[j] = np.uint16((8 << 12) | _HIGH_MAX)
-                            j += 1
-                        out[j] = np.uint16(8 << 12)
-                        j += 1
-                        cur_th = 0
-                        wraps += 1
-                    started = True
-                if th != cur_th or not started:
-                    out[j] = np.uint16((8 << 12) | th)
-                    j += 1
-                    cur_th = th
-                    started = True
+            if tw != wraps or th != cur_th:
+                j, cur_th, wraps = _emit_time_high(out, j, th, tw, cur_th, wraps,
+                                                   _TIME_HIGH_WORD, _HIGH_MAX)
             lo = ti & 0xFFF
             if lo != cur_low:
                 out[j] = np.uint16((6 << 12) | lo)

@@ -38,8 +38,9 @@ __all__ = ["process_many"]
 Backend = Literal["threads", "processes"]
 
 # Chunks per worker: enough for load balance and a smooth progress bar, few enough that the
-# per-chunk cost (packing, one Python call per step, a future) stays negligible.
-_CHUNKS_PER_JOB = 8
+# per-chunk cost (packing, one Python call per step and for the representation, a future)
+# stays negligible and each worker gets long GIL-free kernel calls.
+_CHUNKS_PER_JOB = 4
 # Largest chunk, to bound the memory of a packed chunk (~13 bytes per event).
 _MAX_CHUNK = 512
 

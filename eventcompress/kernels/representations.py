@@ -18,8 +18,10 @@ import numpy as np
 from ..config import FrozenConfig
 from ..errors import ConfigError
 from ..events import Events
+from . import _frame_batch
 from . import frames as _frames
 from . import stc as _stc
+from .packed import PackedEvents
 
 
 def _set(obj: Any, name: str, value: Any) -> None:
@@ -80,6 +82,9 @@ class FrameConfig(FrozenConfig):
                 on_overflow=self.on_overflow,
             )
             _set(self, "dtype", dt.name)
+            # Not a field: derived once here so that calls skip validation.
+            _set(self, "_plan", _frame_batch.frame_plan(self._kwargs(), self.polarity, dt,
+                                                        self.on_overflow))
         except ConfigError:
             raise
         except (ValueError, TypeError) as exc:
@@ -94,8 +99,49 @@ class FrameConfig(FrozenConfig):
         }
 
     def __call__(self, events: Events) -> np.ndarray:
+        if self._plan is not None and isinstance(events, Events):
+            out = np.empty((1, *self.output_shape(events.sensor_size)), self.output_dtype)
+            self._fill(PackedEvents.single(events), out, events.metadata)
+            return out[0]
+        return self._frames(events)
+
+    def _frames(self, events: Events) -> np.ndarray:
         return _frames.frames(events, **self._kwargs(), polarity=self.polarity,
                               dtype=self.output_dtype, on_overflow=self.on_overflow)
+
+    @property
+    def batchable(self) -> bool:
+        """True when ``fill_batch`` runs one kernel per batch (see docs/preprocessing.md)."""
+        return self._plan is not None
+
+    def fill_batch(self, packed: PackedEvents, out: np.ndarray) -> None:
+        """``out[k] = self(packed.sample(k))`` for every sample of the packed batch: one
+        GIL-free Numba call per batch for the batchable modes, else sample by sample."""
+        shape = (len(packed), *self.output_shape(packed.sensor_size))
+        if out.shape != shape or out.dtype != self.output_dtype:
+            raise ValueError(f"out must be a {self.output_dtype} array of shape {shape}, got "
+                             f"{out.dtype} {out.shape}")
+        if self._plan is None:
+            for k in range(len(packed)):
+                out[k] = self._frames(packed.sample(k))
+            return
+        self._fill(packed, out, None)
+
+    def _fill(self, packed: PackedEvents, out: np.ndarray, metadata: dict | None) -> None:
+        plan = self._plan
+        target = out if out.flags.c_contiguous else np.empty_like(out, order="C")
+        done = np.empty(len(packed), np.bool_)
+        _frame_batch.frames_batch(
+            packed.x, packed.y, packed.t, packed.p, packed.offsets, target, plan.kind,
+            plan.has_start, plan.start_time, plan.has_end, plan.end_time, plan.lo, plan.hi,
+            plan.adjacent, plan.pmode, plan.int_direct, plan.exact, plan.dlo, plan.dhi,
+            plan.raise_overflow, done,
+        )
+        for k in np.flatnonzero(~done):
+            # Unsorted where order matters, or an error to report: frames() handles or raises.
+            target[k] = self._frames(packed.sample(int(k), metadata))
+        if target is not out:
+            out[...] = target
 
     @property
     def output_dtype(self) -> np.dtype:
@@ -152,17 +198,34 @@ class STCConfig(FrozenConfig):
             _stc.check_stc_arguments(self.steps, self.tau_s, self.edges, bool(self.carry),
                                      self.fine_bins, self.normalize, self.polarity)
             _set(self, "carry", bool(self.carry))
+            # Not a field: derived once here so that calls skip validation.
+            _set(self, "_plan", _stc.stc_plan(
+                self.steps, self.tau_s, self.edges, self.start_time, self.end_time, self.carry,
+                self.fine_bins, self.normalize, self.polarity))
         except ConfigError:
             raise
         except (ValueError, TypeError) as exc:
             raise ConfigError(str(exc), source=src) from None
 
     def __call__(self, events: Events) -> np.ndarray:
-        return _stc.compress_events(
-            events, self.steps, tau_s=self.tau_s, edges=self.edges, start_time=self.start_time,
-            end_time=self.end_time, carry=self.carry, fine_bins=self.fine_bins,
-            normalize=self.normalize, polarity=self.polarity,
-        )
+        if not isinstance(events, Events):
+            raise TypeError(f"STCConfig takes an Events, got {type(events).__name__}")
+        out = np.empty((1, *self.output_shape(events.sensor_size)), np.float32)
+        self._fill(PackedEvents.single(events), out, events.metadata)
+        return out[0]
+
+    def fill_batch(self, packed: PackedEvents, out: np.ndarray) -> None:
+        """``out[k] = self(packed.sample(k))`` for every sample of the packed batch, in one
+        GIL-free Numba call."""
+        self._fill(packed, out, None)
+
+    def _fill(self, packed: PackedEvents, out: np.ndarray, metadata: dict | None) -> None:
+        if out.flags.c_contiguous:
+            _stc.compress_packed(packed, out, self._plan, metadata)
+        else:
+            target = np.empty(out.shape, np.float32)
+            _stc.compress_packed(packed, target, self._plan, metadata)
+            out[...] = target
 
     @property
     def output_dtype(self) -> np.dtype:

@@ -1,0 +1,296 @@
+"""Numba kernel of spatio-temporal compression: every sample of a packed batch in one call.
+
+``compress_batch`` loops over the samples of a :class:`~.packed.PackedEvents` chunk and does
+everything per sample inside Numba (window edges, fine-bin tables, weights, carry,
+normalisation, the float32 output), so a chunk costs one GIL-free call. ``compress_events`` is
+a batch of one, so single calls and batches give bit-identical results. A sample the kernel
+cannot finish (unsorted, or an error to report) gets a status code; the Python caller sorts it
+and runs it again, or raises the matching exception.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._binning import SIGNED, SPLIT
+
+# Status codes per sample.
+OK = 0
+UNSORTED = 1  # timestamps decrease: sort (stable) and run again
+OUTSIDE = 2  # event outside the sensor; aux = its index within the sample
+LAST_IS_MAX = 3  # t[-1] == 2**63 - 1 and no end_time: no room for the exclusive end
+EMPTY_RANGE = 4  # end_time <= start_time
+TOO_LONG = 5  # end_time - start_time does not fit int64
+
+# Weight modes (chosen per sample and window, not per event).
+_ONES = 0  # tau_s = inf: plain counts
+_FINE = 1  # quantised: weight table per fine bin of the window
+_TABLE = 2  # continuous, exp(-d/tau) = hi_tab[d >> SHIFT] * lo_tab[d & MASK]
+_EXP = 3  # continuous, one exp per event (windows too long for the tables)
+
+SHIFT = 10
+_MAX_HI_TABLE = 1 << 20
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+@njit(cache=True, nogil=True)
+def exp_table(n, step, inv_tau):
+    """``exp(-(i * step) * inv_tau)`` for i < n."""
+    out = np.empty(n, np.float64)
+    for i in range(n):
+        out[i] = math.exp(-(float(i) * step) * inv_tau)
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _deposit(flat, cell, plane, pmode, pi, w):
+    # Written as selects, not branches: polarity is random from event to event.
+    on = pi != 0
+    offset = plane if (pmode == SPLIT and on) else 0
+    sign = -1.0 if (pmode == SIGNED and not on) else 1.0
+    flat[cell + offset] += sign * w
+
+
+# One loop per weight mode: a weight-mode branch inside the event loop halves the throughput.
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _window_ones(x, y, p, start, stop, flat, base, plane, width, height, pmode):
+    for i in range(start, stop):
+        xi = np.int64(x[i])
+        yi = np.int64(y[i])
+        if xi >= width or yi >= height:
+            return i
+        _deposit(flat, base + yi * width + xi, plane, pmode, p[i], 1.0)
+    return -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _window_fine(x, y, t, p, start, stop, flat, base, plane, width, height, pmode, opens,
+                 weights):
+    # Events are sorted, so the fine bin index only moves forward: ``opens[j]`` is the first
+    # microsecond of fine bin j (no division per event).
+    last = weights.shape[0] - 1
+    j = 0
+    for i in range(start, stop):
+        xi = np.int64(x[i])
+        yi = np.int64(y[i])
+        if xi >= width or yi >= height:
+            return i
+        ti = t[i]
+        while j < last and ti >= opens[j + 1]:
+            j += 1
+        _deposit(flat, base + yi * width + xi, plane, pmode, p[i], weights[j])
+    return -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _window_table(x, y, t, p, start, stop, flat, base, plane, width, height, pmode, e_k, lo_tab,
+                  hi_tab):
+    mask = (1 << SHIFT) - 1
+    for i in range(start, stop):
+        xi = np.int64(x[i])
+        yi = np.int64(y[i])
+        if xi >= width or yi >= height:
+            return i
+        d = e_k - t[i]
+        _deposit(flat, base + yi * width + xi, plane, pmode, p[i],
+                 hi_tab[d >> SHIFT] * lo_tab[d & mask])
+    return -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _window_exp(x, y, t, p, start, stop, flat, base, plane, width, height, pmode, e_k, inv_tau):
+    for i in range(start, stop):
+        xi = np.int64(x[i])
+        yi = np.int64(y[i])
+        if xi >= width or yi >= height:
+            return i
+        _deposit(flat, base + yi * width + xi, plane, pmode, p[i],
+                 math.exp(-float(e_k - t[i]) * inv_tau))
+    return -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _ceil_frac(k, q, r, m):
+    """ceil(k * (q * m + r) / m) without forming k * (q * m + r) (which may overflow)."""
+    return k * q + (k * r + m - 1) // m
+
+
+@njit(cache=True, nogil=True)
+def _windows(t, a, b, steps, edges_count, has_start, start_time, has_end, end_time, lo, hi,
+             begin, end):
+    """Window index ranges and times of the sorted sample t[a:b]; returns a status code."""
+    n = b - a
+    if n == 0 and not (has_start and has_end):
+        lo[:] = a
+        hi[:] = a
+        begin[:] = 0
+        end[:] = 1
+        return OK
+    t0 = start_time if has_start else t[a]
+    if has_end:
+        t1 = end_time
+    else:
+        if t[b - 1] == _INT64_MAX:
+            return LAST_IS_MAX
+        t1 = t[b - 1] + 1
+    if t1 <= t0:
+        return EMPTY_RANGE
+    if t0 < 0 and t1 > _INT64_MAX + t0:
+        return TOO_LONG
+    if has_start or has_end:  # keep the events with t0 <= t < t1
+        while a < b and t[a] < t0:
+            a += 1
+        while b > a and t[b - 1] >= t1:
+            b -= 1
+    span = t1 - t0
+    if not edges_count:
+        # b_k = t0 + ceil(k D / T): the window of t is floor((t - t0) T / D)
+        q, r = span // steps, span % steps
+        i = a
+        for k in range(steps):
+            begin[k] = t0 + _ceil_frac(k, q, r, steps)
+            end[k] = t0 + _ceil_frac(k + 1, q, r, steps)
+            lo[k] = i
+            while i < b and t[i] < end[k]:
+                i += 1
+            hi[k] = i
+        return OK
+    per = (b - a) // steps
+    for k in range(steps):
+        lo[k] = a + k * per
+        hi[k] = lo[k] + per
+    hi[steps - 1] = b
+    # Window k ends where window k+1 starts: at its first event, or at t1 for the last.
+    for k in range(steps):
+        end[k] = t[hi[k]] if hi[k] < b else t1
+        begin[k] = t0 if k == 0 else end[k - 1]
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def _normalize_into(acc, out, normalize):
+    """out (float32) = acc, divided by its max (1) or standardised (2) first."""
+    a = acc.reshape(-1)
+    o = out.reshape(-1)
+    size = a.shape[0]
+    if normalize == 1 and size:
+        top = a[0]
+        for i in range(size):
+            top = max(top, a[i])
+        if top > 0:
+            for i in range(size):
+                o[i] = a[i] / top
+            return
+    elif normalize == 2 and size:
+        s = 0.0
+        for i in range(size):
+            s += a[i]
+        mean = s / size
+        ss = 0.0
+        for i in range(size):
+            d = a[i] - mean
+            ss += d * d
+        sd = math.sqrt(ss / size)
+        for i in range(size):
+            o[i] = (a[i] - mean) / sd if sd > 0 else a[i] - mean
+        return
+    for i in range(size):
+        o[i] = a[i]
+
+
+@njit(cache=True, nogil=True)
+def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time, has_end,
+                   end_time, inv_tau, fine_bins, carry, normalize, pmode, lo_tab, status, aux):
+    """out[k] = STC of sample k of the packed batch (shape (steps, P, H, W), float32).
+
+    ``status[k]`` gets a code (OK or a reason the caller must handle) and ``aux[k]`` the index
+    of an event outside the sensor. ``fine_bins`` 0 means exact weights; ``normalize`` 0 none,
+    1 max, 2 mean-std; ``lo_tab = exp_table(1 << SHIFT, 1.0, inv_tau)``.
+    """
+    n_samples = offsets.shape[0] - 1
+    steps, n_ch, height, width = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
+    plane = height * width
+    acc = np.zeros((steps, n_ch, height, width), np.float64)
+    flat = acc.reshape(-1)
+    lo = np.empty(steps, np.int64)
+    hi = np.empty(steps, np.int64)
+    begin = np.empty(steps, np.int64)
+    end = np.empty(steps, np.int64)
+    m = max(fine_bins, 1)
+    opens = np.empty(m, np.int64)
+    weights = np.empty(m, np.float64)
+    hi_tab = np.ones(1, np.float64)
+    for s in range(n_samples):
+        a, b = offsets[s], offsets[s + 1]
+        status[s] = OK
+        aux[s] = -1
+        sorted_ok = True
+        for i in range(a + 1, b):
+            if t[i] < t[i - 1]:
+                sorted_ok = False
+                break
+        if not sorted_ok:
+            status[s] = UNSORTED
+            continue
+        code = _windows(t, a, b, steps, edges_count, has_start, start_time, has_end, end_time,
+                        lo, hi, begin, end)
+        if code != OK:
+            status[s] = code
+            continue
+        acc[:] = 0.0
+        n_in = hi[steps - 1] - lo[0]
+        wmode = _ONES
+        if inv_tau != 0.0:
+            if fine_bins > 0:
+                wmode = _FINE
+            else:
+                top = 0
+                if n_in > 0:
+                    for k in range(steps):
+                        top = max(top, (end[k] - begin[k]) >> SHIFT)
+                if top < _MAX_HI_TABLE:
+                    wmode = _TABLE
+                    if hi_tab.shape[0] <= top:
+                        hi_tab = exp_table(max(top + 1, 2 * hi_tab.shape[0]),
+                                           float(1 << SHIFT), inv_tau)
+                else:
+                    wmode = _EXP
+        bad = -1
+        for k in range(steps):
+            base = k * n_ch * plane
+            if wmode == _ONES:
+                bad = _window_ones(x, y, p, lo[k], hi[k], flat, base, plane, width, height,
+                                   pmode)
+            elif wmode == _FINE:
+                # Fine bin j of window [b, e) (length L) starts at b + ceil(j L / M) and weighs
+                # lambda ** (M - 1 - j), lambda = exp(-L / (M tau)).
+                length = end[k] - begin[k]
+                q, r = length // m, length % m
+                dt = float(length) / m
+                for j in range(m):
+                    opens[j] = begin[k] + _ceil_frac(j, q, r, m)
+                    weights[j] = math.exp(-float(m - 1 - j) * dt * inv_tau)
+                bad = _window_fine(x, y, t, p, lo[k], hi[k], flat, base, plane, width, height,
+                                   pmode, opens, weights)
+            elif wmode == _TABLE:
+                bad = _window_table(x, y, t, p, lo[k], hi[k], flat, base, plane, width, height,
+                                    pmode, end[k], lo_tab, hi_tab)
+            else:
+                bad = _window_exp(x, y, t, p, lo[k], hi[k], flat, base, plane, width, height,
+                                  pmode, end[k], inv_tau)
+            if bad >= 0:
+                break
+        if bad >= 0:
+            status[s] = OUTSIDE
+            aux[s] = bad - a
+            continue
+        if carry:
+            for k in range(1, steps):
+                decay = math.exp(-float(end[k] - end[k - 1]) * inv_tau)
+                acc[k] += decay * acc[k - 1]
+        _normalize_into(acc, out[s], normalize)
