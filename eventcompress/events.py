@@ -7,6 +7,12 @@ and of equal length, which is what the Numba kernels take without copying.
 Conversions to and from tonic's structured arrays (any field order, any integer or bool field
 dtypes) are lossless for values that fit the destination dtype; a value that does not fit raises
 instead of wrapping.
+
+Polarity is 0 (OFF) or 1 (ON); bool arrays are taken as such. Any other value (a -1 or 2 from a
+misread file) raises :class:`~eventcompress.errors.EventFieldError` naming ``p``, the value and
+the event. Signed polarity (-1 = OFF, +1 = ON, as some tools store it) is never guessed: it is
+converted only on request (``signed_polarity=True`` in the converters, or
+:func:`polarity_from_signed`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import NonMonotonicTimestampWarning, TimestampOrderError
+from .errors import EventFieldError, NonMonotonicTimestampWarning, TimestampOrderError
 
 X_DTYPE = np.dtype(np.uint16)
 Y_DTYPE = np.dtype(np.uint16)
@@ -29,6 +35,39 @@ P_DTYPE = np.dtype(np.uint8)
 TONIC_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", bool)])
 
 OnUnsorted = Literal["warn", "sort", "error", "ignore"]
+
+SIGNED_POLARITY_HINT = (
+    "this looks like signed polarity (-1 = OFF, +1 = ON): convert it explicitly with "
+    "signed_polarity=True or eventcompress.events.polarity_from_signed"
+)
+
+
+def first_bad_polarity(p: np.ndarray) -> tuple[int, int, bool] | None:
+    """(index, value, looks signed) of the first polarity outside {0, 1}, or None.
+
+    ``p`` is an integer array; "looks signed" means every value is -1 or +1.
+    """
+    if p.size == 0 or p.dtype.kind == "b":
+        return None
+    high = p.max() > 1
+    if not high and (p.dtype.kind == "u" or p.min() >= 0):
+        return None
+    i = int(np.flatnonzero((p < 0) | (p > 1))[0])
+    signed = not high and bool(np.all((p == -1) | (p == 1)))
+    return i, int(p[i]), signed
+
+
+def polarity_from_signed(p: Any) -> np.ndarray:
+    """Signed polarity (-1 = OFF, +1 = ON) as our uint8 0/1. Any other value, 0 included (it
+    would be ambiguous next to -1), raises EventFieldError."""
+    arr = np.asarray(p)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"signed polarity must be an integer array, got dtype {arr.dtype}")
+    bad = np.flatnonzero((arr != -1) & (arr != 1))
+    if bad.size:
+        i = int(bad[0])
+        raise EventFieldError("p", i, int(arr[i]), "-1 (OFF) or +1 (ON) for signed polarity")
+    return (arr > 0).astype(P_DTYPE)
 
 
 def _as_field(name: str, values: Any, dtype: np.dtype) -> np.ndarray:
@@ -68,6 +107,12 @@ class Events:
         p = np.asarray(self.p)
         if p.dtype.kind == "b":
             p = p.astype(P_DTYPE)
+        elif p.dtype.kind in "iu" and p.ndim == 1:
+            bad = first_bad_polarity(p)
+            if bad is not None:
+                i, value, signed = bad
+                raise EventFieldError("p", i, value, "polarity 0 (OFF) or 1 (ON)",
+                                      SIGNED_POLARITY_HINT if signed else "")
         object.__setattr__(self, "p", _as_field("p", p, P_DTYPE))
         n = len(self.x)
         if not (len(self.y) == len(self.t) == len(self.p) == n):
@@ -157,10 +202,14 @@ class Events:
         array: np.ndarray,
         sensor_size: tuple[int, int] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        *,
+        signed_polarity: bool = False,
     ) -> Events:
         """From a tonic-style structured array with fields x, y, t, p in any order.
 
-        Without ``sensor_size`` the smallest sensor holding every event is used.
+        Without ``sensor_size`` the smallest sensor holding every event is used. p must be
+        0/1 (or bool); with ``signed_polarity=True`` it must be -1/+1 instead and is mapped to
+        0/1 (see :func:`polarity_from_signed`).
         """
         names = array.dtype.names or ()
         missing = {"x", "y", "t", "p"} - set(names)
@@ -172,7 +221,8 @@ class Events:
                 int(x.max()) + 1 if x.size else 1,
                 int(y.max()) + 1 if y.size else 1,
             )
-        return cls(x, y, array["t"], array["p"], sensor_size, metadata or {})
+        p = polarity_from_signed(array["p"]) if signed_polarity else array["p"]
+        return cls(x, y, array["t"], p, sensor_size, metadata or {})
 
     def to_structured(self, dtype: np.dtype | None = None) -> np.ndarray:
         """To a structured array (tonic's default dtype unless given); values are range-checked."""

@@ -263,6 +263,13 @@ def _check_override_types(spec: ModelSpec, source: Any) -> dict[str, Any]:
         if key == "input_size":
             ok = _is_int(value) or (isinstance(value, tuple) and len(value) == 2
                                     and all(_is_int(v) for v in value))
+        elif key == "thresholds":  # a scheme name or the threshold values themselves
+            ok = isinstance(value, str) or (isinstance(value, tuple) and len(value) > 0 and all(
+                _is_int(v) or isinstance(v, float) for v in value))
+            if not ok:
+                raise ConfigError(f"expected \"linear\", \"geometric\" or an array of numbers "
+                                  f"like [0.5, 1.0, 2.0], got {_plain(value)!r}", source=source,
+                                  key=where)
         elif isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, int):

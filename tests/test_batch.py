@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eventcompress import Events
 from eventcompress.config import FrozenConfig
@@ -166,9 +168,62 @@ def test_every_kernel_releases_the_gil():
         packed,
     )
 
+    # The one deliberate exception: short copies keep the GIL (packed._RELEASE_GIL_FROM).
+    holding = {"_copy_stream_holding_gil"}
     modules = (filters, geometry, packed, _binning, _frame_batch, _stc_kernel)
     kernels = [getattr(m, n) for m in modules for n in dir(m)
-               if isinstance(getattr(m, n), CPUDispatcher)]
-    assert len(kernels) >= 25
+               if isinstance(getattr(m, n), CPUDispatcher) and n not in holding]
+    assert len(kernels) >= 25 and all(hasattr(packed, n) for n in holding)
     assert all(k.targetoptions.get("nogil") for k in kernels), [
         k.__name__ for k in kernels if not k.targetoptions.get("nogil")]
+
+
+# -- packing -----------------------------------------------------------------------------------
+@st.composite
+def _stream_lists(draw):
+    size = (draw(st.integers(1, 40)), draw(st.integers(1, 40)))
+    out = []
+    for n in draw(st.lists(st.integers(0, 60), min_size=1, max_size=7)):
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        t = np.sort(rng.integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max, n))
+        out.append(Events(rng.integers(0, size[0], n), rng.integers(0, size[1], n), t,
+                          rng.integers(0, 2, n), size))
+    return out
+
+
+@given(_stream_lists(), st.booleans(), st.sampled_from([1, 25, 1 << 17]))
+def test_pack_equals_concatenation(streams, reuse, release_from):
+    """Both copy kernels (GIL released for long streams, kept for short ones) are exact."""
+    from eventcompress.kernels import packed as packed_module
+    from eventcompress.kernels.packed import PackBuffers, PackedEvents
+
+    buffers = PackBuffers() if reuse else None
+    saved = packed_module._RELEASE_GIL_FROM
+    packed_module._RELEASE_GIL_FROM = release_from
+    try:
+        if reuse:  # a smaller chunk first: the buffers must grow and still give exact results
+            PackedEvents.pack(streams[:1] * 2, buffers)
+        packed = PackedEvents.pack(streams, buffers)
+    finally:
+        packed_module._RELEASE_GIL_FROM = saved
+    for name in ("x", "y", "t", "p"):
+        flat = getattr(packed, name)
+        expected = np.concatenate([getattr(e, name) for e in streams])
+        assert flat.dtype == expected.dtype and np.array_equal(flat, expected)
+    assert packed.offsets.tolist() == [0, *np.cumsum([len(e) for e in streams]).tolist()]
+    assert all(packed.sample(k) == e for k, e in enumerate(streams))
+
+
+def test_pack_buffers_are_reused_not_reallocated():
+    from eventcompress.kernels.packed import PackBuffers, PackedEvents
+
+    streams = _streams(6)
+    buffers = PackBuffers()
+    first = PackedEvents.pack(streams[:4], buffers)
+    second = PackedEvents.pack(streams[2:5], buffers)  # fewer events: the same memory
+    assert np.shares_memory(first.t, second.t) and np.shares_memory(first.x, second.x)
+    assert np.array_equal(second.t, np.concatenate([e.t for e in streams[2:5]]))
+    fresh = PackedEvents.pack(streams[2:5])
+    assert not np.shares_memory(fresh.t, second.t)
+    single = PackedEvents.pack(streams[:1], buffers)  # one stream: its own arrays, no copy
+    assert single.t is streams[0].t

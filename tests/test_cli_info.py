@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import eventcompress.io as ec_io
 from eventcompress.cli import main
 
 
@@ -121,7 +122,6 @@ def test_download_cli_manual(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 
 def test_info_gesture_decodes_each_trial_once(tmp_path: Path, realdata: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    ec_io = pytest.importorskip("eventcompress.io")
     from eventcompress.events import Events
 
     csv = realdata / "dvs_gesture" / "user01_natural_labels.csv"

@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import eventcompress.io as ec_io
 from eventcompress.datasets import DVSGesture, detect_dataset, gesture_segments, load_sample
 from eventcompress.datasets import download as dl
 from eventcompress.datasets.dvsgesture import read_trial_list
 from eventcompress.errors import ChecksumError, LabelsError, LayoutError
+from eventcompress.events import Events
 
 LABEL_DTYPE = np.dtype([("class_id", np.int64), ("start", np.int64), ("end", np.int64)])
 
@@ -32,13 +34,6 @@ def user01_csv(realdata: Path) -> Path:
 def load_csv_independently(path: Path) -> np.ndarray:
     table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
     return np.array([tuple(r) for r in table], dtype=LABEL_DTYPE)
-
-
-def read_labels_csv_or_skip():
-    aedat3 = pytest.importorskip("eventcompress.io.aedat3")
-    if not hasattr(aedat3, "read_labels_csv"):
-        pytest.skip("eventcompress.io.aedat3.read_labels_csv not available yet")
-    return aedat3.read_labels_csv
 
 
 # -- gesture_segments -------------------------------------------------------------------------
@@ -90,6 +85,43 @@ def test_bad_rows(table: np.ndarray, match: str) -> None:
         gesture_segments(table, path="x_labels.csv")
 
 
+@pytest.mark.parametrize(
+    ("table", "bad", "match"),
+    [
+        (rows((1, 0, 10), (12, 20, 30), (3, 40, 50)), 1, "class 12 outside 1..11"),
+        (rows((1, 0, 10), (2, 20, 30), (3, 50, 50)), 2, "end 50 <= start 50"),
+        (rows((1, 70, 80), (2, 0, 20), (3, 70, 90)), 2, "both start at 70"),
+    ],
+)
+def test_bad_rows_name_their_row(table: np.ndarray, bad: int, match: str) -> None:
+    with pytest.raises(LabelsError, match=match) as info:
+        gesture_segments(table, path="x_labels.csv")
+    assert info.value.row == bad and f"data row {bad} (0-based)" in str(info.value)
+    assert info.value.path == "x_labels.csv"
+    lines = np.array([2, 4, 7])  # CSV lines of the data rows (header, blank lines between)
+    with pytest.raises(LabelsError, match=match) as info:
+        gesture_segments(table, path="x_labels.csv", lines=lines)
+    assert info.value.row == lines[bad] and f"line {lines[bad]} (data row {bad}" in str(info.value)
+    with pytest.raises(ValueError, match="lines has 2 entries for 3 rows"):
+        gesture_segments(table, lines=lines[:2])
+
+
+def test_layout_reports_csv_line_of_bad_row(tmp_path: Path) -> None:
+    data = tmp_path / "DvsGesture"
+    data.mkdir()
+    (data / "user03_led.aedat").write_bytes(b"")
+    csv = data / "user03_led_labels.csv"
+    csv.write_text("class,startTime_usec,endTime_usec\n1,0,10\n\n2,20,30\n14,40,50\n")
+    with pytest.raises(LabelsError) as info:
+        DVSGesture().samples(tmp_path)
+    assert info.value.path == str(csv) and info.value.row == 5
+    assert "line 5 (data row 2, 0-based): class 14" in str(info.value)
+    csv.write_text("class,startTime_usec,endTime_usec\n")
+    with pytest.raises(LabelsError, match="only a header line") as info:
+        DVSGesture().samples(tmp_path)
+    assert info.value.path == str(csv)
+
+
 def test_dedupe_merges_only_consecutive_rows() -> None:
     table = rows((8, 0, 10), (8, 12, 20), (1, 30, 40), (8, 50, 60))
     merged = gesture_segments(table, "dedupe")
@@ -115,7 +147,6 @@ def make_gesture(root: Path, csv: Path, trials: list[str], lists: dict[str, list
 
 
 def test_original_layout_rows_and_dedupe(tmp_path: Path, user01_csv: Path) -> None:
-    read_labels_csv_or_skip()
     data = make_gesture(tmp_path, user01_csv, ["user01_natural", "user24_natural"])
     ds = DVSGesture()
     assert ds.discover(tmp_path).layout == "original"
@@ -141,7 +172,6 @@ def test_original_layout_rows_and_dedupe(tmp_path: Path, user01_csv: Path) -> No
 
 
 def test_trial_lists_override_user_rule(tmp_path: Path, user01_csv: Path) -> None:
-    read_labels_csv_or_skip()
     make_gesture(tmp_path, user01_csv, ["user01_natural", "user24_natural"],
                  {"train": ["user24_natural.aedat"], "test": ["user01_natural.aedat "]})
     ds = DVSGesture()
@@ -151,7 +181,6 @@ def test_trial_lists_override_user_rule(tmp_path: Path, user01_csv: Path) -> Non
 
 
 def test_trial_in_both_lists_and_missing_csv(tmp_path: Path, user01_csv: Path) -> None:
-    read_labels_csv_or_skip()
     data = make_gesture(tmp_path, user01_csv, ["user01_natural"],
                         {"train": ["user01_natural.aedat"], "test": ["user01_natural.aedat"]})
     with pytest.raises(LayoutError, match="both trial lists"):
@@ -164,12 +193,6 @@ def test_trial_in_both_lists_and_missing_csv(tmp_path: Path, user01_csv: Path) -
 
 
 def test_load_sample_applies_time_slice(tmp_path: Path, user01_csv: Path) -> None:
-    read_labels_csv_or_skip()
-    ec_io = pytest.importorskip("eventcompress.io")
-    if not hasattr(ec_io, "write"):
-        pytest.skip("eventcompress.io.write not available yet")
-    from eventcompress.events import Events
-
     data = make_gesture(tmp_path, user01_csv, ["user01_natural"])
     t = np.arange(50_000_000, 180_000_000, 100_000, dtype=np.int64)
     n = t.size
@@ -237,7 +260,6 @@ def test_verify_gesture_trials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_layout_clips_overlap_user22_led(tmp_path: Path) -> None:
-    read_labels_csv_or_skip()
     data = tmp_path / "DvsGesture"
     data.mkdir()
     (data / "user22_led.aedat").write_bytes(b"")

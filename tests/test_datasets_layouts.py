@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_oracle
 
+import eventcompress.io as ec_io
 from eventcompress.datasets import (
     CIFAR10DVS,
     NMNIST,
@@ -202,7 +204,7 @@ def test_detect_dataset_unknown_folder(tmp_path: Path) -> None:
 # -- loading ----------------------------------------------------------------------------------
 
 def test_load_sample_nmnist_matches_tonic(nmnist_small: Path) -> None:
-    tonic_io = pytest.importorskip("tonic.io")
+    tonic_io = require_oracle("tonic.io")
     samples = NMNIST().samples(nmnist_small)
     for s in (samples[0], samples[517], samples[-1]):
         ev = load_sample(s)
@@ -215,7 +217,6 @@ def test_load_sample_nmnist_matches_tonic(nmnist_small: Path) -> None:
 
 
 def test_load_sample_cifar_aedat2(tmp_path: Path) -> None:
-    ec_io = pytest.importorskip("eventcompress.io")
     n = 500
     events = Events(np.arange(n) % 128, (np.arange(n) * 3) % 128, np.arange(n) * 10,
                     np.arange(n) % 2, (128, 128))

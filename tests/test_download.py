@@ -11,8 +11,10 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from eventcompress.cli import main
 from eventcompress.datasets import CIFAR10DVS, NMNIST, DVSGesture, sources
 from eventcompress.datasets import download as dl
 from eventcompress.datasets.archive import extract_archive
@@ -122,19 +124,64 @@ def nmnist_archives() -> dict[str, bytes]:
     return {"Train.zip": train, "Test.zip": test}
 
 
+MENDELEY = "https://data.mendeley.com/public-files/datasets/468j46mzdv/files/"
+NMNIST_FILE_IDS = {"Train.zip": "39c25547-014b-4137-a934-9d29fa53c7a0",
+                   "Test.zip": "05a4d654-7e03-4c15-bdfa-9bb2bcbea494"}
+
+
+def local_url(server: Server, public_url: str) -> str:
+    """The public URL's path under the test server (same last segments, no outside network)."""
+    assert public_url.startswith(MENDELEY)
+    return f"{server.url}/{public_url.removeprefix(MENDELEY)}"
+
+
 @pytest.fixture
 def nmnist_served(server: Server, monkeypatch: pytest.MonkeyPatch) -> Server:
+    """N-MNIST archives served both by file name (mirror) and under the Mendeley file paths;
+    the source's URLs point at the local server and its md5s at the served bytes."""
     files = nmnist_archives()
     server.files.update(files)
     src = sources.SOURCES[("nmnist", "original")]
+    for r in src.resources:
+        server.files[r.url.removeprefix(MENDELEY)] = files[r.filename]
     patched = tuple(
-        sources.Resource(r.filename, md5(files[r.filename]), r.url, r.extract_to,
-                         alt_names=r.alt_names)
+        sources.Resource(r.filename, md5(files[r.filename]), local_url(server, r.url),
+                         r.extract_to, alt_names=r.alt_names)
         for r in src.resources
     )
     monkeypatch.setitem(sources.SOURCES, ("nmnist", "original"),
                         sources.Source(src.dataset, src.name, patched, src.description, src.manual))
+    monkeypatch.delenv(dl.MIRROR_ENV, raising=False)
     return server
+
+
+def test_nmnist_public_urls_are_the_mendeley_files() -> None:
+    """The URLs and md5s tonic (neuromorphs/tonic, tonic/datasets/nmnist.py) downloads from."""
+    src = sources.get_source("nmnist")
+    assert [(r.filename, r.md5, r.url) for r in src.resources] == [
+        ("Train.zip", "20959b8e626244a1b502305a9e6e2031",
+         MENDELEY + NMNIST_FILE_IDS["Train.zip"] + "/file_downloaded"),
+        ("Test.zip", "69ca8762b2fe404d9b9bad1103e97832",
+         MENDELEY + NMNIST_FILE_IDS["Test.zip"] + "/file_downloaded"),
+    ]
+    assert [r.alt_names for r in src.resources] == [("train.zip",), ("test.zip",)]
+
+
+def test_cli_download_nmnist_from_public_urls(tmp_path: Path, nmnist_served: Server,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["download", "nmnist", "--root", str(tmp_path), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "N-MNIST ready" in out and "6 train + 6 test samples" in out
+    # fetched from the file-id paths, saved under the archive names
+    assert [n for n, _, _ in nmnist_served.log] == [
+        f"{NMNIST_FILE_IDS['Train.zip']}/file_downloaded",
+        f"{NMNIST_FILE_IDS['Test.zip']}/file_downloaded",
+    ]
+    for name in ("Train.zip", "Test.zip"):
+        assert (tmp_path / "archives" / name).read_bytes() == nmnist_served.files[name]
+    assert (tmp_path / "Test" / "5" / "00008.bin").read_bytes() == bytes([1, 2, 0x80, 0, 5])
+    assert main(["download", "nmnist", "--root", str(tmp_path), "-q"]) == 0  # nothing fetched
+    assert len(nmnist_served.log) == 2
 
 
 def test_full_download_verify_extract(tmp_path: Path, nmnist_served: Server) -> None:
@@ -209,14 +256,21 @@ def test_http_error_raises(tmp_path: Path, server: Server) -> None:
     assert not (tmp_path / "missing.zip").exists()
 
 
-def test_manual_instructions_and_placed_archives(tmp_path: Path, nmnist_served: Server,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(dl.MIRROR_ENV, raising=False)
+def test_failed_public_download_explains_manual_steps(tmp_path: Path, nmnist_served: Server,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    for r in sources.SOURCES[("nmnist", "original")].resources:
+        del nmnist_served.files[r.url.removeprefix(nmnist_served.url + "/")]  # now 404
     with pytest.raises(dl.ManualDownloadRequired) as info:
         dl.download("nmnist", tmp_path, quiet=True)
     msg = str(info.value)
-    assert "Train.zip" in msg and "20959b8e626244a1b502305a9e6e2031" in msg
-    assert str(tmp_path / "archives") in msg
+    assert "Train.zip: downloading" in msg and "404" in msg and "resumes" in msg
+    assert "20959b8e626244a1b502305a9e6e2031" in msg and str(tmp_path / "archives") in msg
+    assert main(["download", "nmnist", "--root", str(tmp_path), "-q"]) == 2
+    assert "data.mendeley.com/datasets/468j46mzdv" in capsys.readouterr().err
+    assert not (tmp_path / "Train").exists()
+
+
+def test_placed_archives_are_used_offline(tmp_path: Path, nmnist_served: Server) -> None:
     # user places the archives (tonic's lower-case names too): verified and unpacked offline
     (tmp_path / "archives").mkdir()
     (tmp_path / "archives" / "train.zip").write_bytes(nmnist_served.files["Train.zip"])
@@ -231,6 +285,7 @@ def test_manual_instructions_and_placed_archives(tmp_path: Path, nmnist_served: 
     with pytest.raises(ChecksumError):
         dl.download("nmnist", other, quiet=True)
     assert (other / "Train.zip").exists() and not (other / "Train").exists()
+    assert nmnist_served.log == []
 
 
 def test_dvsgesture_manual(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -248,7 +303,6 @@ def test_dvsgesture_manual(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_dvsgesture_tonic_source(tmp_path: Path, server: Server,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    np = pytest.importorskip("numpy")
     buf = io.BytesIO()
     np.save(buf, np.array([[1.0, 2.0, 1.0, 3.5]]))
     train = make_tar_gz({"ibmGestureTrain/user01_led/4.npy": buf.getvalue()})

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import require_oracle
 from hypothesis import given
 from hypothesis import strategies as st
 from io_strategies import event_streams
 
-from eventcompress.errors import NonMonotonicTimestampWarning, TimestampOrderError
-from eventcompress.events import TONIC_DTYPE, Events, enforce_time_order
+from eventcompress.errors import (
+    EventFieldError,
+    NonMonotonicTimestampWarning,
+    TimestampOrderError,
+)
+from eventcompress.events import TONIC_DTYPE, Events, enforce_time_order, polarity_from_signed
 
 TONIC_DATASET_DTYPES = [
     TONIC_DTYPE,
@@ -41,7 +46,7 @@ def test_from_structured_any_field_order(order, xy_dtype, p_dtype) -> None:
 
 
 def test_tonic_reader_output_converts_losslessly(realdata) -> None:
-    tonic_io = pytest.importorskip("tonic.io")
+    tonic_io = require_oracle("tonic.io")
     arr = tonic_io.read_mnist_file(str(realdata / "nmnist" / "tonic_sample_nmnist.bin"),
                                    TONIC_DTYPE)
     events = Events.from_structured(arr, (34, 34))
@@ -69,3 +74,41 @@ def test_time_order_policy() -> None:
     with pytest.raises(TimestampOrderError) as info:
         enforce_time_order(events, "error", "f.bin")
     assert info.value.row == 1 and "f.bin" in str(info.value)
+
+
+@pytest.mark.parametrize(("p", "index", "value"), [
+    ([0, 1, 2], 2, 2), ([1, -1, 0], 1, -1), (np.array([0, 255], np.uint8), 1, 255),
+    (np.array([1, 0, 7, 9], np.int64), 2, 7),
+])
+def test_polarity_outside_0_1_is_refused(p, index: int, value: int) -> None:
+    n = len(p)
+    with pytest.raises(EventFieldError) as info:
+        Events(np.zeros(n, int), np.zeros(n, int), np.arange(n), p, (1, 1))
+    err = info.value
+    assert (err.field, err.index, err.value) == ("p", index, value)
+    assert f"Events.p holds {value} at event {index}" in str(err)
+    assert isinstance(err, ValueError) and "signed" not in str(err)
+
+
+def test_signed_polarity_is_named_and_converted_only_on_request() -> None:
+    with pytest.raises(EventFieldError, match="signed_polarity=True") as info:
+        Events([0, 0], [0, 0], [0, 1], [-1, 1], (1, 1))
+    assert info.value.index == 0 and info.value.value == -1
+    assert polarity_from_signed(np.array([-1, 1, 1], np.int8)).tolist() == [0, 1, 1]
+    assert polarity_from_signed([1, -1]).dtype == np.uint8
+    with pytest.raises(EventFieldError, match="holds 0 at event 1"):
+        polarity_from_signed([1, 0, -1])
+    arr = np.array([(3, 1, 5, -1), (4, 0, 6, 1)],
+                   dtype=[("x", "i2"), ("y", "i2"), ("t", "i8"), ("p", "i1")])
+    with pytest.raises(EventFieldError, match="signed"):
+        Events.from_structured(arr)
+    events = Events.from_structured(arr, signed_polarity=True)
+    assert events.p.tolist() == [0, 1] and events.x.tolist() == [3, 4]
+
+
+@given(st.lists(st.booleans(), max_size=50))
+def test_bool_polarity_is_taken_as_is(flags: list[bool]) -> None:
+    n = len(flags)
+    p = np.array(flags, dtype=bool)
+    events = Events(np.zeros(n, int), np.zeros(n, int), np.arange(n), p, (1, 1))
+    assert events.p.dtype == np.uint8 and events.p.tolist() == [int(f) for f in flags]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_oracle
 from hypothesis import given
 from hypothesis import strategies as st
 from io_strategies import edge_events, event_streams, patch_tonic_aedat_header
@@ -67,7 +68,7 @@ def test_conventions_decode_raw_bits_as_documented(tmp_path: Path) -> None:
 @given(event_streams((128, 128), T_MAX, max_size=100), st.sampled_from(CONVENTIONS))
 def test_files_we_write_match_tonic_read_dvs_128(tmp_path_factory, events, convention) -> None:
     """tonic's read_dvs_128 returns x = raw y field, y = raw x field, p = raw bit 0."""
-    tonic_io = pytest.importorskip("tonic.io")
+    tonic_io = require_oracle("tonic.io")
     mp = pytest.MonkeyPatch()
     patch_tonic_aedat_header(mp, tonic_io)
     try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_oracle
 from hypothesis import given
 from hypothesis import strategies as st
 from io_strategies import edge_events, event_streams, patch_tonic_aedat_header
@@ -89,7 +90,7 @@ def test_overflow_goes_into_packet_header(tmp_path: Path) -> None:
 @given(event_streams((128, 128), 2**31 - 1, max_size=100))
 def test_files_we_write_match_tonic_read_dvs_ibm(tmp_path_factory, events: Events) -> None:
     """tonic's read_dvs_ibm uses the same axes as ours (no flip), ignoring the overflow."""
-    tonic_io = pytest.importorskip("tonic.io")
+    tonic_io = require_oracle("tonic.io")
     if len(events) == 0:
         return  # tonic concatenates an empty list of packets and raises
     f = tmp_path_factory.mktemp("a3t") / "e.aedat"
@@ -262,3 +263,31 @@ def test_labels_round_trip_and_slicing(tmp_path: Path) -> None:
         assert np.array_equal(piece.t, t[expected])
         assert piece.metadata["label_start"] == start
     assert pieces[2][1].t.tolist() == [300]
+
+
+@pytest.mark.parametrize(("text", "what", "row"), [
+    ("class,startTime_usec,endTime_usec\n", "only a header line", 2),
+    ("class,startTime_usec,endTime_usec\r\n\r\n\r\n", "only a header line", 2),
+    ("\n\nclass startTime_usec endTime_usec\n", "only a header line", 4),
+    ("\n  \n", "only blank lines", 1),
+])
+def test_labels_without_data_rows(tmp_path: Path, text: str, what: str, row: int) -> None:
+    f = tmp_path / "user01_natural_labels.csv"
+    f.write_bytes(text.encode())
+    with pytest.raises(LabelsError) as info:
+        read_labels_csv(f)
+    assert info.value.path == str(f) and info.value.row == row
+    assert f"{what} and no data rows" in str(info.value)
+    write_labels_csv(f, np.zeros(0, dtype=[("class_id", "i8"), ("start", "i8"), ("end", "i8")]))
+    with pytest.raises(LabelsError, match="only a header line"):  # our writer's header-only file
+        read_labels_csv(f)
+
+
+def test_labels_line_numbers(tmp_path: Path) -> None:
+    from eventcompress.io.labels import read_labels_csv_with_lines
+
+    f = tmp_path / "l.csv"
+    f.write_text("\nclass,startTime_usec,endTime_usec\n1,10,20\n\n8,30,40\n2,50,60\n")
+    rows, lines = read_labels_csv_with_lines(f)
+    assert rows.tolist() == [(1, 10, 20), (8, 30, 40), (2, 50, 60)]
+    assert lines.tolist() == [3, 5, 6]

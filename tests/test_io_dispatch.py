@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import importlib
+import inspect
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import eventcompress.io as ec_io
-from eventcompress.errors import EmptyFileError, UnknownFormatError
+from eventcompress.errors import (
+    CoordinateRangeError,
+    EmptyFileError,
+    HeaderError,
+    UnknownFormatError,
+)
 from eventcompress.events import Events
 from eventcompress.io import FORMATS, read, sniff_format, write
 
@@ -68,6 +75,13 @@ def test_headers_identify_formats(tmp_path: Path) -> None:
         "f.raw": (b"% camera_integrator_name Prophesee\n% format EVT3;height=720\n\x00", "evt3"),
         "g.raw": (b"% format EVT2;width=640\n", "evt2"),
         "h.bs2": (b"\x01\x02\x03\x04\x05", "bin"),
+        # valid headers still sniff under the "no '#' / '%' header -> HeaderError" rule
+        "v1.dat": (b"#!AER-DAT1.0\n\x00\x02\x00\x00\x00\x01", "aedat2"),
+        "noversion.dat": (b"# jAER comment only\r\n\x00\x00\x00\x00\x00\x00\x00\x01", "aedat2"),
+        "v4.aedat4": (b"#!AER-DAT4.0\r\n\x00\x00", "aedat4"),
+        "v4.aedat": (b"#!AER-DAT4.0\r\n\x00\x00", "aedat4"),
+        "e2.raw": (b"% evt 2.0\n\x00", "evt2"),
+        "arr.aedat": (b"\x93NUMPY\x01\x00", "npy"),  # header bytes win over the extension
     }
     for name, (content, fmt) in cases.items():
         (tmp_path / name).write_bytes(content)
@@ -128,3 +142,78 @@ def test_npy_sniffed_from_magic(tmp_path: Path) -> None:
     with open(f, "wb") as fh:
         np.save(fh, EVENTS.to_structured())
     assert read(f, sensor_size=(34, 34)) == EVENTS
+
+
+# -- the out-of-range hint names only remedies the reader has ---------------------------------
+
+def _out_of_range_files(tmp_path: Path) -> list[tuple[str, Path, tuple[int, int], int]]:
+    """(format, file, too-small sensor, x of the offending event), bytes built by hand."""
+    bin_file = tmp_path / "r.bin"
+    bin_file.write_bytes(bytes([1, 1, 0, 0, 1]) + bytes([40, 2, 0x80, 0, 2]))
+    aedat2_file = tmp_path / "r.aedat"
+    aedat2_file.write_bytes(b"#!AER-DAT2.0\r\n" + struct.pack(">IIII", (1 << 8) | (1 << 1), 1,
+                                                               (2 << 8) | (100 << 1), 2))
+    head = b"#!AER-DAT3.1\r\n#!END-HEADER\r\n"
+    pkt = struct.pack("<hhiiiiii", 1, 1, 8, 4, 0, 2, 2, 2)
+    pkt += struct.pack("<IiIi", (1 << 17) | (1 << 2) | 1, 1, (300 << 17) | (2 << 2) | 3, 2)
+    aedat3_file = tmp_path / "r3.aedat"
+    aedat3_file.write_bytes(head + pkt)
+    return [("bin", bin_file, (34, 34), 40), ("aedat2", aedat2_file, (64, 64), 100),
+            ("aedat3", aedat3_file, (128, 128), 300)]
+
+
+def test_out_of_range_hint_is_true_for_every_reader(tmp_path: Path) -> None:
+    for fmt, path, small, bad_x in _out_of_range_files(tmp_path):
+        reader = FORMATS[fmt].load_reader()
+        has_check_range = "check_range" in inspect.signature(reader).parameters
+        kwargs = {"convention": "raw"} if fmt == "aedat2" else {}
+        with pytest.raises(CoordinateRangeError) as info:
+            read(path, sensor_size=small, **kwargs)
+        msg = str(info.value)
+        assert info.value.row == 1 and str(path) in msg, fmt
+        assert ("check_range=False" in msg) == has_check_range, fmt
+        if has_check_range:  # follow the hint through io.read, which forwards the argument
+            kept = read(path, sensor_size=small, check_range=False, **kwargs)
+            assert kept.x.tolist() == [1, bad_x] and kept.sensor_size == small, fmt
+        else:  # AEDAT 2.0: a 128x128 sensor holds every 7-bit address
+            assert "at least 128x128" in msg
+            for convention in ("raw", "jaer", "spikingjelly"):
+                assert len(read(path, sensor_size=(128, 128), convention=convention)) == 2
+    assert "check_range" not in inspect.signature(FORMATS["aedat2"].load_reader()).parameters
+
+
+def test_aedat3_check_range_keeps_events_as_stored(tmp_path: Path) -> None:
+    from eventcompress.io.aedat3 import read_aedat3
+
+    _, path, _, _ = _out_of_range_files(tmp_path)[2]
+    kept = read_aedat3(path, check_range=False)
+    assert (kept.x.tolist(), kept.y.tolist(), kept.p.tolist()) == ([1, 300], [1, 2], [0, 1])
+    assert kept.out_of_range().tolist() == [False, True]
+
+
+# -- sniffing: header-carrying extensions without their header ---------------------------------
+
+@pytest.mark.parametrize(("name", "content", "marker"), [
+    ("plain.aedat", b"\x00\x01\x02\x03 no header here", "'#'"),
+    ("cifar.dat", b"\xff\xfe binary first", "'#'"),
+    ("dv.aedat4", b"AER-DAT4.0 without hash", "'#'"),
+    ("cam.raw", b"\x00\x00\x00\x80 words, no % header", "'%'"),
+    ("cam2.raw", b"evt 3.0\n\x00\x00", "'%'"),
+])
+def test_missing_header_line_raises_header_error(tmp_path: Path, name: str, content: bytes,
+                                                 marker: str) -> None:
+    f = tmp_path / name
+    f.write_bytes(content)
+    for call in (sniff_format, read):
+        with pytest.raises(HeaderError) as info:
+            call(f)
+        err = info.value
+        assert err.offset == 0 and err.path == str(f)
+        assert f"without a {marker} header line" in str(err) and repr(content[:16]) in str(err)
+        assert err.expected and marker.strip("'") in err.expected
+
+
+def test_aedat4_extension_without_magic_reaches_the_reader(tmp_path: Path) -> None:
+    # a '#' file with the .aedat4 extension but no magic reaches the reader's own check
+    (tmp_path / "bad.aedat4").write_bytes(b"# not the magic\r\n")
+    assert sniff_format(tmp_path / "bad.aedat4") == "aedat4"

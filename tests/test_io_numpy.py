@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from io_strategies import edge_events, event_streams
 
-from eventcompress.errors import CoordinateRangeError, EmptyFileError, FormatError
+import eventcompress.io as ec_io
+from eventcompress.errors import (
+    CoordinateRangeError,
+    EmptyFileError,
+    FormatError,
+    TruncatedFileError,
+)
 from eventcompress.events import TONIC_DTYPE, Events
 from eventcompress.io.numpy_formats import (
     from_spikingjelly_dict,
@@ -162,3 +170,107 @@ def test_npz_errors(tmp_path: Path) -> None:
     f.write_bytes(b"")
     with pytest.raises(EmptyFileError):
         read_npz(f)
+
+
+# -- truncated / corrupt .npz, polarity -------------------------------------------------------
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_truncated_npz_from_our_writer(tmp_path: Path, compressed: bool) -> None:
+    events = edge_events((128, 128), 2**32 - 1)
+    good = tmp_path / "good.npz"
+    write_npz(good, events, compressed=compressed)
+    data = good.read_bytes()
+    f = tmp_path / "cut.npz"
+    # every cut, from inside the zip magic to one byte short of the end record
+    for cut in range(1, len(data)):
+        f.write_bytes(data[:cut])
+        with pytest.raises(TruncatedFileError) as info:
+            read_npz(f)
+        assert info.value.offset == cut and info.value.path == str(f), cut
+        assert "end-of-central-directory" in str(info.value)
+    f.write_bytes(data)
+    assert read_npz(f, sensor_size=(128, 128)) == events
+    f.write_bytes(data[: len(data) // 2])
+    with pytest.raises(TruncatedFileError):  # through the sniffing front door too
+        ec_io.read(f)
+
+
+def test_corrupt_npz_member_names_member(tmp_path: Path) -> None:
+    events = edge_events((34, 34), 1000)
+    f = tmp_path / "c.npz"
+    write_npz(f, events, compressed=False)
+    data = bytearray(f.read_bytes())
+    with zipfile.ZipFile(f) as zf:
+        info = zf.getinfo("x.npy")
+    # flip the last byte of x.npy's payload: the CRC no longer matches
+    end_of_x = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size
+    data[end_of_x - 1] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(FormatError) as err:
+        read_npz(f)
+    assert "member x.npy" in str(err.value) and str(f) in str(err.value)
+    assert err.value.offset == info.header_offset
+    assert not isinstance(err.value, TruncatedFileError)
+    # a whole end record pointing at a central directory that is not there: corrupt, not cut
+    end_record = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 1, 1, 46, 100, 0)
+    f.write_bytes(b"PK\x03\x04" + bytes(200) + end_record)
+    with pytest.raises(FormatError, match="not a readable .npz") as err:
+        read_npz(f)
+    assert not isinstance(err.value, TruncatedFileError)
+
+
+def test_polarity_outside_0_1_is_refused_with_row(tmp_path: Path) -> None:
+    f = tmp_path / "p.npz"
+    np.savez(f, t=np.arange(4), x=np.arange(4), y=np.arange(4), p=np.array([0, 1, 2, 1]))
+    with pytest.raises(FormatError) as info:
+        read_npz(f)
+    assert info.value.row == 2 and "field p holds 2 at row 2" in str(info.value)
+    assert "signed" not in str(info.value)
+    s = tmp_path / "p.npy"
+    arr = np.zeros(3, dtype=[("x", "i2"), ("y", "i2"), ("t", "i8"), ("p", "i1")])
+    arr["p"] = [1, -1, 0]
+    np.save(s, arr)
+    with pytest.raises(FormatError, match="field p holds -1 at row 1") as info:
+        read_npy(s)
+    assert info.value.row == 1
+    g = tmp_path / "g.npy"
+    np.save(g, np.array([[1.0, 2.0, 3.0, 0.5]]))  # tonic DVS Gesture layout, p = 3
+    with pytest.raises(FormatError, match="field p holds 3 at row 0"):
+        read_npy(g)
+
+
+def test_signed_polarity_only_on_request(tmp_path: Path) -> None:
+    signed = np.array([-1, 1, 1, -1], np.int8)
+    f = tmp_path / "s.npz"
+    np.savez(f, t=np.arange(4), x=np.arange(4), y=np.zeros(4, np.int64), p=signed)
+    with pytest.raises(FormatError, match="signed_polarity=True") as info:
+        read_npz(f)
+    assert info.value.row == 0
+    assert read_npz(f, signed_polarity=True).p.tolist() == [0, 1, 1, 0]
+    arr = np.zeros(4, dtype=[("p", "i2"), ("t", "i8"), ("x", "u2"), ("y", "u2")])
+    arr["p"], arr["t"], arr["x"] = signed, np.arange(4), np.arange(4)
+    npy = tmp_path / "s.npy"
+    np.save(npy, arr)
+    assert read_npy(npy, signed_polarity=True).p.tolist() == [0, 1, 1, 0]
+    assert Events.from_structured(arr, signed_polarity=True).p.tolist() == [0, 1, 1, 0]
+    gesture = tmp_path / "g.npy"
+    np.save(gesture, np.column_stack([np.arange(4), np.arange(4), signed, np.arange(4)]))
+    assert read_npy(gesture, signed_polarity=True).p.tolist() == [0, 1, 1, 0]
+    # 0/1 data passed as signed is refused, not re-interpreted
+    np.savez(f, t=np.arange(2), x=np.arange(2), y=np.arange(2), p=np.array([1, 0]))
+    with pytest.raises(FormatError, match="field p holds 0 at row 1") as info:
+        read_npz(f, signed_polarity=True)
+    assert info.value.row == 1
+
+
+def test_real_evt3_npy_and_bool_polarity_still_read(realdata: Path) -> None:
+    """expelliarmus' structured .npy (p u1) and tonic-style bool p pass the polarity check."""
+    path = realdata / "other_formats" / "prophesee_evt" / "evt3_sample.npy"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    events = read_npy(path, sensor_size=(1280, 720), on_unsorted="ignore")
+    ref = np.load(path)
+    assert len(events) == 219_596 == ref.shape[0]
+    np.testing.assert_array_equal(events.p, ref["p"])
+    as_bool = Events.from_structured(events.to_structured(TONIC_DTYPE), (1280, 720))
+    np.testing.assert_array_equal(as_bool.p, ref["p"])

@@ -11,6 +11,7 @@ from math import ceil
 
 import numpy as np
 import pytest
+from conftest import require_oracle
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from io_strategies import stream_chunks
@@ -46,7 +47,7 @@ def streams(draw, min_size=0, max_size=120, sorted_t=True, t_span=400):
 
 
 def tonic_frames(events: Events, n_pol: int, **kw) -> np.ndarray:
-    tonic_transforms = pytest.importorskip("tonic.transforms")
+    tonic_transforms = require_oracle("tonic.transforms")
     return tonic_transforms.ToFrame(sensor_size=(*events.sensor_size, n_pol), **kw)(
         events.to_structured()
     )
@@ -65,7 +66,8 @@ def tonic_arguments(draw):
         kw["time_window"] = tw
         kw["overlap"] = draw(st.one_of(st.integers(0, max(int(tw) - 1, 0)),
                                        st.floats(0, tw * 0.95)))
-        kw["include_incomplete"] = draw(st.booleans())
+        if draw(st.booleans()):  # omitted: tonic's default must remain ours in this mode
+            kw["include_incomplete"] = draw(st.booleans())
         if draw(st.booleans()):
             kw["start_time"] = draw(st.integers(-1200, 1200))
         if draw(st.booleans()):
@@ -74,7 +76,8 @@ def tonic_arguments(draw):
         ec = draw(st.integers(1, 40))
         kw["event_count"] = ec
         kw["overlap"] = draw(st.integers(0, ec - 1))
-        kw["include_incomplete"] = draw(st.booleans())
+        if draw(st.booleans()):
+            kw["include_incomplete"] = draw(st.booleans())
     return kw
 
 
@@ -248,6 +251,82 @@ def test_fixed_time_modes_do_not_depend_on_event_order(ev, data):
                                   frames(ev, **kw, start_time=lo - 3, end_time=hi))
 
 
+# -- include_incomplete: None keeps the tail on the fixed grid, drops it as tonic does -----------
+
+
+def test_fixed_time_window_shorter_than_the_window_gives_one_frame_with_every_event():
+    ev = Events([0, 1, 1, 0], [0, 0, 1, 1], [100, 130, 170, 199], [1, 0, 1, 1], (2, 2))  # D = 100
+    out = frames(ev, time_window=1_000)
+    assert out.shape == (1, 2, 2, 2) and out.sum() == 4
+    np.testing.assert_array_equal(out, frames(ev, n_time_bins=1))
+    np.testing.assert_array_equal(FrameConfig(time_window=1_000)(ev), out)
+    # explicit False: only complete windows, none here (the old default)
+    assert frames(ev, time_window=1_000, include_incomplete=False).shape == (0, 2, 2, 2)
+    assert FrameConfig(time_window=1_000, include_incomplete=False)(ev).shape == (0, 2, 2, 2)
+    # the tail after the last complete window: kept by default, dropped with False
+    assert frames(ev, time_window=60).sum(axis=(1, 2, 3)).tolist() == [2, 2]
+    assert frames(ev, time_window=60, include_incomplete=False).sum() == 2
+    assert frames(ev, event_count=3).sum(axis=(1, 2, 3)).tolist() == [3, 1]
+    assert frames(ev, event_count=3, include_incomplete=False).sum() == 3
+    # tonic mode keeps tonic's default (False)
+    np.testing.assert_array_equal(frames(ev, time_window=60, edges="tonic"),
+                                  frames(ev, time_window=60, edges="tonic",
+                                         include_incomplete=False))
+
+
+@given(ev=streams(), mode=st.sampled_from(["time_window", "event_count"]),
+       size=st.one_of(st.integers(1, 500), st.floats(0.5, 500)),
+       start=st.one_of(st.none(), st.integers(-1200, 1200)),
+       end=st.one_of(st.none(), st.integers(-1200, 1600)),
+       polarity=st.sampled_from(["split", "merge"]))
+def test_fixed_defaults_conserve_events(ev, mode, size, start, end, polarity):
+    """With the default include_incomplete, frames without overlap count every event of
+    [start, end) exactly once: sum of the frames == number of events in range."""
+    if mode == "event_count":
+        size = max(int(size), 1)
+    n = len(ev)
+    assume(n or (start is not None and end is not None))
+    lo = start if start is not None else int(ev.t[0]) if n else 0
+    hi = end if end is not None else int(ev.t[-1]) + 1 if n else 0
+    assume(hi > lo)
+    got = frames(ev, **{mode: size}, start_time=start, end_time=end, polarity=polarity,
+                 dtype=np.int64)
+    assert got.sum() == np.count_nonzero((ev.t >= lo) & (ev.t < hi))
+    if mode == "time_window" and start is not None and end is not None:
+        cfg = FrameConfig(time_window=size, start_time=start, end_time=end, polarity=polarity,
+                          dtype="int64")
+        assert cfg.batchable and cfg.output_shape(ev.sensor_size) == got.shape
+        np.testing.assert_array_equal(cfg(ev), got)
+
+
+def test_frame_config_resolves_and_hashes_include_incomplete():
+    from eventcompress.kernels.pipeline import config_from_dict
+
+    default = FrameConfig(time_window=10)
+    assert default.include_incomplete is True
+    assert default == FrameConfig(time_window=10, include_incomplete=True)
+    assert default.sha256() == FrameConfig(time_window=10, include_incomplete=True).sha256()
+    dropped = FrameConfig(time_window=10, include_incomplete=False)
+    assert dropped.include_incomplete is False and dropped.sha256() != default.sha256()
+    assert FrameConfig(event_count=5).include_incomplete is True
+    assert FrameConfig(time_window=10, edges="tonic").include_incomplete is False
+    assert FrameConfig(n_time_bins=3).include_incomplete is False
+    # T on a fixed [start, end): 4 windows with the tail, 3 without
+    assert FrameConfig(time_window=10, start_time=0, end_time=35).n_frames() == 4
+    assert FrameConfig(time_window=10, start_time=0, end_time=35,
+                       include_incomplete=False).n_frames() == 3
+    # the canonical form changed, so did the schema version (caches keyed by v1 are not reused)
+    assert FrameConfig.schema_version == 2 and '"version":2' in default.canonical_json()
+    assert '"include_incomplete":true' in default.canonical_json()
+    old = {**json.loads(dropped.canonical_json()), "version": 1}
+    with pytest.raises(ConfigError, match="schema version 1"):
+        config_from_dict(old)
+    with pytest.raises(ConfigError):
+        FrameConfig(n_time_bins=3, include_incomplete=True)
+    with pytest.raises(ConfigError, match="include_incomplete"):
+        FrameConfig(time_window=10, include_incomplete="yes")
+
+
 def test_fractional_windows_are_real_intervals():
     ev = Events(np.zeros(10, int), np.zeros(10, int), np.arange(10), np.ones(10, int), (1, 1))
     # [0, 2.5) [2.5, 5) [5, 7.5) [7.5, 10) hold t = 0-2, 3-4, 5-7, 8-9
@@ -282,7 +361,8 @@ def one_pixel(n_on: int, n_off: int = 0) -> Events:
     return Events(np.zeros(n, int), np.zeros(n, int), np.arange(n), [1] * n_on + [0] * n_off, (2, 2))
 
 
-@pytest.mark.parametrize("dtype, limit", [(np.uint8, 255), (np.int8, 127), (np.int16, 32767)])
+@pytest.mark.parametrize("dtype, limit", [(np.uint8, 255), (np.int8, 127), (np.int16, 32767),
+                                          (np.uint16, 65535)])
 def test_counts_saturate_or_raise(dtype, limit):
     ev = one_pixel(limit + 50)
     out = frames(ev, n_time_bins=1, dtype=dtype)
@@ -320,6 +400,32 @@ def test_float_dtypes():
                                   * (np.arange(4).reshape(2, 2) == 0))
 
 
+def test_uint16_saturates_or_raises_in_single_and_batch_paths():
+    from eventcompress.kernels.packed import PackedEvents
+
+    over = one_pixel(65_535 + 9, 4)  # ON count above uint16, OFF count 4
+    exact = frames(over, n_time_bins=1, dtype=np.int64)
+    expected = np.minimum(exact, 65_535).astype(np.uint16)
+    assert exact.max() > 65_535 and expected.max() == 65_535
+    cfg = FrameConfig(n_time_bins=1, dtype="uint16")
+    assert cfg.batchable
+    np.testing.assert_array_equal(frames(over, n_time_bins=1, dtype=np.uint16), expected)
+    np.testing.assert_array_equal(cfg(over), expected)
+    fits = one_pixel(65_535)
+    out = np.zeros((2, *cfg.output_shape(over.sensor_size)), np.uint16)
+    cfg.fill_batch(PackedEvents.pack([fits, over]), out)
+    np.testing.assert_array_equal(out[1], expected)
+    np.testing.assert_array_equal(out[0], frames(fits, n_time_bins=1, dtype=np.int64))
+    strict = FrameConfig(n_time_bins=1, dtype="uint16", on_overflow="raise")
+    with pytest.raises(OverflowError, match="uint16"):
+        frames(over, n_time_bins=1, dtype=np.uint16, on_overflow="raise")
+    with pytest.raises(OverflowError, match="uint16"):
+        strict(over)
+    with pytest.raises(OverflowError, match="uint16"):
+        strict.fill_batch(PackedEvents.pack([fits, over]), out)
+    assert strict(fits).max() == 65_535  # exactly the limit is no overflow
+
+
 def test_wide_counts_do_not_wrap_like_tonic():
     ev = one_pixel(40000)
     assert frames(ev, n_time_bins=1, dtype=np.int32)[0, 1, 0, 0] == 40000
@@ -355,6 +461,25 @@ def test_one_by_one_sensor():
     ev = Events(np.zeros(10, int), np.zeros(10, int), np.arange(10), np.arange(10) % 2, (1, 1))
     out = frames(ev, n_time_bins=2)
     assert out.shape == (2, 2, 1, 1) and out[:, :, 0, 0].tolist() == [[3, 2], [2, 3]]
+    assert frames(ev, time_window=4)[:, :, 0, 0].tolist() == [[2, 2], [2, 2], [1, 1]]
+    assert frames(ev, event_count=4, polarity="merge")[:, 0, 0, 0].tolist() == [4, 4, 2]
+
+
+def test_default_slicing_of_tiny_streams():
+    """0 events, 1 event, one timestamp: every mode of the fixed grid, default arguments."""
+    empty = Events.empty((2, 1))
+    assert frames(empty, time_window=10, start_time=0, end_time=25).shape == (3, 2, 1, 2)
+    assert frames(empty, event_count=3).shape == (0, 2, 1, 2)
+    one = Events([1], [0], [-40], [1], (2, 1))
+    same_t = Events([0, 1, 1], [0, 0, 0], [9, 9, 9], [1, 0, 1], (2, 1))
+    for ev in (one, same_t):
+        for kw in ({"time_window": 1}, {"time_window": 10**6}, {"event_count": 2},
+                   {"event_count": 10}, {"n_time_bins": 3}, {"n_event_bins": 2}):
+            out = frames(ev, **kw, dtype=np.int64)
+            assert out.sum() == len(ev), kw
+            assert out.sum(axis=(0, 1)).tolist() == frames(ev, n_time_bins=1)[0].sum(0).tolist()
+    assert frames(one, time_window=1).shape[0] == 1
+    assert frames(same_t, event_count=2).sum(axis=(1, 2, 3)).tolist() == [2, 1]
 
 
 def test_int64_extremes():
@@ -364,6 +489,9 @@ def test_int64_extremes():
     assert out.sum() == 4 and out[0].sum() == 1 and out[3].sum() == 1
     out = frames(ev, time_window=2**62, include_incomplete=True)
     assert out.sum() == 4 and out.shape[0] == 4
+    np.testing.assert_array_equal(frames(ev, time_window=2**62), out)  # the default keeps all
+    assert frames(ev, event_count=3).sum() == 4
+    assert frames(ev, time_window=2**62, include_incomplete=False).sum() == 3  # tail dropped
     top = Events([0], [0], [I64.max], [1], (1, 1))
     with pytest.raises(ValueError, match="2\\*\\*63-1"):
         frames(top, n_time_bins=2)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import require_oracle
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from eventcompress import Events
+from eventcompress.errors import FormatError
 from eventcompress.kernels import (
     center_crop,
     crop,
@@ -22,7 +24,12 @@ from eventcompress.kernels import (
     shift_time_to_zero,
 )
 
-tonic_transforms = pytest.importorskip("tonic.transforms")
+I64 = np.iinfo(np.int64)
+
+
+def _tonic_transforms():
+    # Only the tests that compare with tonic need it; the others run without it.
+    return require_oracle("tonic.transforms")
 
 
 @st.composite
@@ -58,6 +65,7 @@ def test_downsample_is_floor_division_and_keeps_every_event(events, fx, fy):
 
 @given(streams(), st.integers(1, 16))
 def test_downsample_equals_tonic_spatial_factor(events, factor):
+    tonic_transforms = _tonic_transforms()
     expected = tonic_transforms.Downsample(spatial_factor=1 / factor)(_tonic(events))
     assert np.array_equal(downsample(events, factor).to_structured(), expected)
 
@@ -69,6 +77,7 @@ def test_resize_is_exact_integer_scaling(events, tw, th):
     assert np.array_equal(out.x, events.x.astype(np.int64) * tw // w)
     assert np.array_equal(out.y, events.y.astype(np.int64) * th // h)
     assert out.sensor_size == (tw, th) and not out.out_of_range().any()
+    tonic_transforms = _tonic_transforms()
     # tonic multiplies by the float ratio; it can only round down at exact grid boundaries
     w3 = (*events.sensor_size, 2)
     theirs = tonic_transforms.Downsample(sensor_size=w3, target_size=(tw, th))(_tonic(events))
@@ -98,6 +107,7 @@ def test_crop_keeps_exactly_the_events_inside(events, x0, y0, w, h):
 
 @given(streams(), st.integers(1, 100), st.integers(1, 100))
 def test_center_crop_equals_tonic(events, w, h):
+    tonic_transforms = _tonic_transforms()
     expected = tonic_transforms.CenterCrop(sensor_size=(*events.sensor_size, 2), size=(w, h))(
         _tonic(events))
     out = center_crop(events, (w, h))
@@ -135,12 +145,13 @@ def test_flips_are_involutions_and_equal_tonic(events):
     lr, ud = flip_lr(events), flip_ud(events)
     assert flip_lr(lr) == events and flip_ud(ud) == events
     assert np.array_equal(lr.x, events.sensor_size[0] - 1 - events.x.astype(np.int64))
+    pol = flip_polarity(events)
+    assert np.array_equal(pol.p, 1 - events.p) and flip_polarity(pol) == events
+    tonic_transforms = _tonic_transforms()
     assert np.array_equal(lr.to_structured(),
                           tonic_transforms.RandomFlipLR(sensor, p=1.0)(_tonic(events)))
     assert np.array_equal(ud.to_structured(),
                           tonic_transforms.RandomFlipUD(sensor, p=1.0)(_tonic(events)))
-    pol = flip_polarity(events)
-    assert np.array_equal(pol.p, 1 - events.p) and flip_polarity(pol) == events
     assert np.array_equal(pol.to_structured(),
                           tonic_transforms.RandomFlipPolarity(p=1.0)(_tonic(events)))
 
@@ -171,6 +182,35 @@ def test_shift_time_to_zero(events):
     if len(events):
         assert out.t.min() == 0 and np.array_equal(out.t, events.t - events.t.min())
     assert np.array_equal(out.x, events.x)
+
+
+@given(st.lists(st.integers(I64.min, I64.max), min_size=1, max_size=6))
+def test_shift_time_to_zero_at_int64_extremes_is_exact_or_raises(ts):
+    """t - min(t) is exact whenever max(t) - min(t) fits int64; beyond that it would wrap, so
+    a FormatError naming the field t and the span is raised instead."""
+    ev = Events(np.zeros(len(ts), int), np.zeros(len(ts), int), ts, np.ones(len(ts), int), (1, 1),
+                {"path": "rec.npz"})
+    span = max(ts) - min(ts)
+    if span <= I64.max:
+        assert shift_time_to_zero(ev).t.tolist() == [t - min(ts) for t in ts]
+        return
+    with pytest.raises(FormatError) as info:
+        shift_time_to_zero(ev)
+    message = str(info.value)
+    assert "field t" in message and f"span of {span} us" in message and "rec.npz" in message
+    assert f"[{min(ts)}, {max(ts)}]" in message and info.value.row == ts.index(max(ts))
+
+
+def test_shift_time_to_zero_span_error_names_the_sample_of_a_batch():
+    from eventcompress.kernels.geometry import shift_time_to_zero_packed
+    from eventcompress.kernels.packed import PackedEvents
+
+    fine = Events([0, 0], [0, 0], [I64.max - 1, I64.max], [1, 1], (1, 1))
+    wide = Events([0, 0], [0, 0], [-1, I64.max], [1, 1], (1, 1))
+    assert shift_time_to_zero(fine).t.tolist() == [0, 1]
+    assert shift_time_to_zero(Events([0, 0], [0, 0], [0, I64.max], [1, 1], (1, 1))).t[1] == I64.max
+    with pytest.raises(FormatError, match="sample 1: field t spans"):
+        shift_time_to_zero_packed(PackedEvents.pack([fine, wide]))
 
 
 # -- edge cases -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from io_strategies import stream_chunks
 
@@ -176,6 +176,84 @@ def test_later_events_weigh_more():
                                np.exp(-(1000 - t) / 500.0), rtol=1e-6)
 
 
+@given(ev=streams(), y0=st.integers(0, 3), on=st.booleans(), frac=st.floats(0, 1),
+       later=st.floats(0, 1), steps=st.integers(1, 5), tau=st.floats(10, 1e6),
+       fine=st.one_of(st.none(), st.integers(1, 8)), carry=st.booleans(),
+       pad=st.tuples(st.integers(0, 300), st.integers(0, 300)))
+def test_moving_an_event_later_in_its_window_never_lowers_its_pixel(ev, y0, on, frac, later,
+                                                                     steps, tau, fine, carry,
+                                                                     pad):
+    """Monotonic weights: the event sits alone at pixel (W, y0) of a widened sensor; moving it
+    later within its (fixed) window raises or keeps its value and changes no other pixel."""
+    w, h = ev.sensor_size
+    y0 = y0 % h
+    lo = (int(ev.t[0]) if len(ev) else 0) - pad[0]
+    hi = (int(ev.t[-1]) + 1 if len(ev) else 1) + pad[1]
+    t_a = lo + int(frac * (hi - lo - 1))
+    k = (t_a - lo) * steps // (hi - lo)
+    window_end = lo + math.ceil(Fraction((k + 1) * (hi - lo), steps))
+    t_b = t_a + int(later * (window_end - 1 - t_a))
+    assert t_a <= t_b < window_end
+
+    def with_event(t_event):
+        return Events(np.append(ev.x, w), np.append(ev.y, y0), np.append(ev.t, t_event),
+                      np.append(ev.p, int(on)), (w + 1, h))
+
+    kw = {"tau_s": tau, "fine_bins": fine, "carry": carry, "start_time": lo, "end_time": hi}
+    before = compress_events(with_event(t_a), steps, **kw)
+    after = compress_events(with_event(t_b), steps, **kw)
+    column = (slice(None), int(on), y0, w)
+    assert np.all(after[column] >= before[column])
+    # it lies in window k (its weight only underflows float32 beyond ~87 tau)
+    assert before[k][column[1:]] > 0 or window_end - t_a > 80 * tau
+    others = np.ones(before.shape, bool)
+    others[column] = False
+    np.testing.assert_array_equal(after[others], before[others])
+    if not carry:
+        assert not np.delete(after[column], k).any()
+
+
+@given(data=st.data(), n=st.integers(2, 40), span=st.integers(1, 20_000), steps=st.integers(1, 4),
+       tau=st.floats(10, 1e6), fine=st.one_of(st.none(), st.integers(1, 8)))
+def test_earlier_events_in_a_window_weigh_less(data, n, span, steps, tau, fine):
+    """One event per pixel (x = its index): within a window, value order follows time order."""
+    t = np.sort(np.array(data.draw(st.lists(st.integers(0, span), min_size=n, max_size=n))))
+    ev = Events(np.arange(n), np.zeros(n, int), t, np.ones(n, int), (n, 1))
+    out = compress_events(ev, steps, tau_s=tau, fine_bins=fine)[:, 1, 0, :]
+    lo, hi = int(t[0]), int(t[-1]) + 1
+    window = (t - lo) * steps // (hi - lo)
+    value = out[window, np.arange(n)]
+    assert np.all((value > 0) | (hi - t > 80 * tau))  # each event is in the computed window
+    for i in range(n - 1):
+        if window[i] == window[i + 1]:
+            assert value[i] <= value[i + 1]
+            if fine is None and t[i] < t[i + 1] and value[i + 1] > 1e-30:
+                assert value[i] < value[i + 1]
+
+
+@given(ev=streams(), steps=st.integers(1, 6), edges=st.sampled_from(["fixed", "count"]),
+       fine=st.one_of(st.none(), st.integers(1, 6)),
+       start=st.one_of(st.none(), st.integers(-300, 5300)),
+       end=st.one_of(st.none(), st.integers(-300, 5300)),
+       polarity=st.sampled_from(["split", "merge"]))
+def test_infinite_tau_conserves_the_events_in_range(ev, steps, edges, fine, start, end,
+                                                    polarity):
+    """tau = inf: the STC tensor sums to the number of events in [start, end) (the bounds are
+    drawn relative to the first event, so that they cut the stream)."""
+    n = len(ev)
+    base = int(ev.t[0]) if n else 0
+    start = None if start is None else base + start
+    end = None if end is None else base + end
+    lo = start if start is not None else int(ev.t[0]) if n else 0
+    hi = end if end is not None else int(ev.t[-1]) + 1 if n else 1
+    assume((n == 0 and (start is None or end is None)) or hi > lo)
+    got = compress_events(ev, steps, edges=edges, fine_bins=fine, start_time=start,
+                          end_time=end, polarity=polarity)
+    expected = np.count_nonzero((ev.t >= lo) & (ev.t < hi)) if n else 0
+    assert got.sum(dtype=np.float64) == expected
+    assert np.all(got == np.round(got))  # plain counts
+
+
 @given(ev=streams(min_size=1), steps=st.integers(1, 4))
 def test_polarity_modes(ev, steps):
     split = compress_events(ev, steps, tau_s=700.0).astype(np.float64)
@@ -232,6 +310,13 @@ def test_timestamps_near_int64_extremes():
     close(compress_events(low, 1, tau_s=5.0), reference(low, 1, 5.0))
     with pytest.raises(ValueError, match="fit int64"):
         compress_events(Events([0, 0], [0, 0], [I64.min, 10], [1, 1], (1, 1)), 2)
+    top = Events([0, 0], [0, 0], [I64.max - 1, I64.max], [1, 1], (1, 1))
+    with pytest.raises(ValueError, match="2\\*\\*63-1"):  # no room for the default end
+        compress_events(top, 2, tau_s=10.0)
+    # an explicit end below the last event leaves it out; the range stays exact
+    close(compress_events(top, 1, tau_s=10.0, start_time=I64.max - 1, end_time=I64.max),
+          np.array([[[[0.0]], [[math.exp(-0.1)]]]]))
+    assert compress_events(Events([0], [0], [I64.min], [1], (1, 1)), 3).sum() == 1
     # (t - b) * M would overflow int64 here; fine-bin edges are computed exactly in Python
     wide = Events([0, 0, 0], [0, 0, 0], [0, 2**61, 2**62 + 5], [1, 1, 0], (1, 1))
     close(compress_events(wide, 1, tau_s=2.0**60, fine_bins=8),

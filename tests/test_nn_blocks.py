@@ -109,6 +109,13 @@ def test_stcb_count_equals_floor_of_summed_current(eighths: list[int], k_levels:
     assert count == math.floor(x.sum().item() / theta)
 
 
+def count_rate(total: torch.Tensor, theta: float, t_steps: int, k_levels: int) -> torch.Tensor:
+    """The oracle, written out: the spike count of T steps of a K-level IF neuron as a
+    continuous function of the summed current s = sum_t X[t], r(s) = clip(s / theta, 0, T K)."""
+    return torch.minimum(torch.maximum(total / theta, torch.zeros_like(total)),
+                         torch.full_like(total, float(t_steps * k_levels)))
+
+
 def test_stcb_function_gradient_matches_rate_relaxation_finite_differences() -> None:
     gen = torch.Generator().manual_seed(5)
     t_steps, theta, k_levels = 4, 0.5, 2
@@ -119,7 +126,7 @@ def test_stcb_function_gradient_matches_rate_relaxation_finite_differences() -> 
     # upstream gradient on the count = mean over t of dL/dS[t]
 
     def relaxed(v: torch.Tensor) -> torch.Tensor:
-        return (u.mean(0) * F.rate_relaxation(v.sum(0), theta, t_steps, k_levels)).sum()
+        return (u.mean(0) * count_rate(v.sum(0), theta, t_steps, k_levels)).sum()
 
     eps = 1e-6
     fd = torch.zeros_like(y)
@@ -136,15 +143,26 @@ def test_stcb_function_gradient_matches_rate_relaxation_finite_differences() -> 
 
 
 def test_stcb_conv_gradient_matches_rate_relaxation_finite_differences() -> None:
+    torch.manual_seed(6)  # the conv's initial weights
     gen = torch.Generator().manual_seed(6)
     block = STCB(2, 3, theta=1.0, n_thresholds=2, batch_norm=False).double()
     x = (torch.rand(5, 2, 2, 4, 4, generator=gen) < 0.5).double()
     a = torch.randn(2, 3, 4, 4, generator=gen, dtype=torch.float64)
     (a * block(x).sum(0)).sum().backward()
 
+    def summed_current() -> torch.Tensor:
+        per_step = x.reshape(10, 2, 4, 4)
+        y = torch.nn.functional.conv2d(per_step, block.conv.weight, block.conv.bias, padding=1)
+        return y.reshape(5, 2, 3, 4, 4).sum(0)
+
     def relaxed() -> torch.Tensor:
-        y = block.conv(x.reshape(10, 2, 4, 4)).reshape(5, 2, 3, 4, 4)
-        return (a * F.rate_relaxation(y.sum(0), 1.0, 5, 2)).sum()
+        return (a * count_rate(summed_current(), 1.0, 5, 2)).sum()
+
+    with torch.no_grad():
+        total = summed_current()
+    # finite differences must not straddle a kink of the clip (at 0 and T K theta = 10)
+    assert torch.minimum(total.abs(), (total - 10).abs()).min() > 1e-3
+    assert ((total > 0) & (total < 10)).any() and (total <= 0).any()
 
     eps = 1e-6
     for param in (block.conv.weight, block.conv.bias):

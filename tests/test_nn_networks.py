@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 import torch
 
+from eventcompress import recipes as recipes_module
 from eventcompress.cli import main
 from eventcompress.errors import ConfigError
 from eventcompress.nn import create_model, list_models, model_info, register_model
 from eventcompress.nn import registry as registry_module
+from eventcompress.nn.blocks import TemporalDropout
 from eventcompress.nn.networks import DATASETS, VARIANTS, SpikingNet
+from eventcompress.nn.neurons import S3NNNeuron, SpikingNeuron
 
 TINY = {"channels": (4, 8), "hidden": 16, "input_size": 12}
 N_CLASSES = {"nmnist": 10, "cifar10dvs": 10, "dvsgesture": 11}
@@ -29,17 +33,29 @@ def test_names_are_dataset_times_variant():
 
 @pytest.mark.parametrize("name", sorted(f"{d}-{v}" for d, v in itertools.product(DATASETS,
                                                                                     VARIANTS)))
-def test_default_network_shapes(name):
+def test_default_network_shapes_and_input_dependence(name):
     torch.manual_seed(0)
-    model = create_model(name).eval()
+    # Train mode: batch norm uses the batch statistics, so a freshly initialised network fires.
+    # Dropout is switched off so that only the input can make two samples' logits differ.
+    model = create_model(name).train()
+    for module in model.modules():
+        if isinstance(module, TemporalDropout):
+            module.eval()
     dataset = name.split("-")[0]
     assert isinstance(model, SpikingNet)
     assert model.config.input_shape == INPUT[dataset]
     with torch.no_grad():
         for steps in (1, 2, 4):
-            logits = model(torch.rand(steps, 2, *INPUT[dataset]))
-            assert logits.shape == (2, N_CLASSES[dataset])
+            x = torch.rand(steps, 6, *INPUT[dataset])
+            x[:, 5] = x[:, 0]  # a repeated sample
+            logits = model(x)
+            assert logits.shape == (6, N_CLASSES[dataset])
             assert torch.isfinite(logits).all()
+            torch.testing.assert_close(logits[5], logits[0], rtol=1e-5, atol=1e-5)
+            # distinct inputs give distinct logits (a sample whose hidden layer stays silent
+            # at T = 1 may share the readout bias with another one; allow one such pair)
+            spread = (logits[1:5] - logits[0]).abs().amax(dim=1)
+            assert (spread > 1e-3).sum() >= 3, f"T={steps}: logits ignore the input: {spread}"
 
 
 def _expected_params(dataset: str, variant: str) -> int:
@@ -88,6 +104,75 @@ def test_overrides_reach_the_modules():
     assert torch.allclose(scb.beta, torch.full((4,), 0.25))
     assert model.readout.mode == "rate" and model.readout.linear.out_features == 5
     assert any(type(m).__name__ == "TemporalDropout" and m.p == 0.2 for m in model.modules())
+
+
+def _hidden_and_conv_neurons(model: SpikingNet) -> list[torch.nn.Module]:
+    """The neurons of the conv blocks and of the hidden layer (not the readout's)."""
+    return [m for name, m in model.named_modules()
+            if isinstance(m, (SpikingNeuron, S3NNNeuron)) and not name.startswith("readout")]
+
+
+def test_threshold_list_and_ratio_reach_every_neuron():
+    model = create_model("nmnist-stc-scb-mtlif", thresholds=[0.5, 1.0, 2.5], **TINY)
+    neurons = _hidden_and_conv_neurons(model)
+    assert len(neurons) == 3  # two SCBs and the hidden layer
+    assert all(n.thresholds == (0.5, 1.0, 2.5) for n in neurons)
+    assert model.config.thresholds == (0.5, 1.0, 2.5)
+    geometric = create_model("nmnist-mtlif", thresholds="geometric", threshold_ratio=3.0,
+                             n_thresholds=3, theta=0.5, **TINY)
+    assert all(n.thresholds == (0.5, 1.5, 4.5) for n in _hidden_and_conv_neurons(geometric))
+    s3nn = create_model("nmnist-s3nn", thresholds=(0.25, 2.0), T_equiv=2, **TINY)
+    assert all(n.thresholds == (0.25, 2.0) and n.T_equiv == 2
+               for n in _hidden_and_conv_neurons(s3nn))
+    # a level-3 spike needs H >= 2.5: a constant input of 6 charges H = 0.5 * 6 = 3 at t = 0
+    s = model.features[0].neuron(torch.full((1, 1, 4, 1, 1), 6.0))
+    assert s.flatten().tolist() == [3.0] * 4
+
+
+def test_surrogate_alpha_and_reset_settings_reach_every_neuron():
+    for variant in ("stc-scb-mtlif", "plif", "stcb"):
+        model = create_model(f"nmnist-{variant}", surrogate="sigmoid", surrogate_alpha=8.0,
+                             v_reset=-0.5, detach_reset=True, reset="hard", **TINY)
+        neurons = _hidden_and_conv_neurons(model)
+        assert len(neurons) == (1 if variant == "stcb" else 3)  # STCB's IF neuron is fused
+        for n in neurons:
+            assert (n.surrogate.kind, n.surrogate.alpha, n.surrogate.width) == ("sigmoid", 8.0,
+                                                                                0.5)
+            assert (n.v_reset, n.detach_reset, n.reset) == (-0.5, True, "hard")
+    neuron = _hidden_and_conv_neurons(model)[0]
+    # the hidden IF neuron of the stcb model: without input the membrane stays at V_reset
+    _, h = neuron(torch.zeros(3, 1, 2), return_state=True)
+    assert h.flatten().tolist() == [-0.5] * 6
+    x = torch.ones(1, 1, 1, requires_grad=True)  # H = V_reset + 1 = 0.5 = theta - 0.5
+    neuron(x).sum().backward()
+    s = torch.sigmoid(torch.tensor(8.0 * -0.5))
+    torch.testing.assert_close(x.grad.flatten(), (8.0 * s * (1 - s)).reshape(1))
+    s3nn = create_model("nmnist-s3nn", surrogate="atan", surrogate_alpha=4.0, **TINY)
+    assert all(n.surrogate.alpha == 4.0 for n in _hidden_and_conv_neurons(s3nn))
+
+
+@pytest.mark.parametrize(("overrides", "key"), [
+    ({"thresholds": [1.0, 0.5]}, "thresholds"),
+    ({"thresholds": []}, "thresholds"),
+    ({"thresholds": ["a"]}, "thresholds"),
+    ({"thresholds": "cubic"}, "thresholds"),
+    ({"thresholds": "geometric", "threshold_ratio": 1.0, "n_thresholds": 2}, "threshold_ratio"),
+    ({"surrogate_alpha": 2.0}, "surrogate_alpha"),  # the rect surrogate has no alpha
+    ({"surrogate": "sigmoid", "surrogate_alpha": True}, "surrogate_alpha"),
+    ({"detach_reset": "yes"}, "detach_reset"),
+    ({"v_reset": "0"}, "v_reset"),
+    ({"T_equiv": 0}, "T_equiv"),
+])
+def test_bad_neuron_overrides_name_the_key(overrides, key):
+    with pytest.raises(ConfigError) as e:
+        create_model("nmnist-stc-scb-mtlif", **overrides)
+    assert e.value.key == key
+
+
+def test_stcb_rejects_unequal_thresholds():
+    with pytest.raises(ConfigError, match="linear thresholds") as e:
+        create_model("nmnist-stcb", thresholds=[1.0, 3.0])
+    assert e.value.key == "thresholds"
 
 
 def test_time_first_false_is_a_transpose():
@@ -182,24 +267,71 @@ def test_cuda_forward_backward(variant):
         assert torch.allclose(out.detach().cpu(), cpu(x.cpu()), atol=1e-4, rtol=1e-4)
 
 
-def test_cli_models_ls(capsys):
+def _table_rows(out: str, first_header: str) -> dict[str, list[str]]:
+    """Rows of the table whose header starts with ``first_header``, by first cell."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(first_header + " "))
+    rows = {}
+    for line in lines[start + 2:]:
+        if not line.strip():
+            break
+        cells = line.split()
+        rows[cells[0]] = cells
+    return rows
+
+
+def test_cli_models_ls_lists_networks_and_recipes(capsys, monkeypatch):
+    monkeypatch.delenv("EVENTCOMPRESS_MODELS", raising=False)
     assert main(["models", "ls"]) == 0
     out = capsys.readouterr().out
-    for name in list_models():
-        assert name in out
-    assert "545,133" in out and "1,776,784" in out  # nmnist / cifar10dvs stc-scb-mtlif
+    networks = _table_rows(out, "network")
+    assert sorted(networks) == list_models()
+    assert networks["nmnist-stc-scb-mtlif"][3] == "545,133"
+    assert networks["cifar10dvs-stc-scb-mtlif"][3] == "1,776,784"
+    recipe_rows = _table_rows(out, "recipe")
+    assert sorted(recipe_rows) == list_models()  # one recipe per network
+    assert recipe_rows["nmnist-stc-scb-mtlif"][1:4] == ["nmnist-stc-scb-mtlif", "545,133", "-"]
+    # the plif recipes read out spike rates: one more leak parameter than the default network
+    assert recipe_rows["nmnist-plif"][2:4] == ["545,038", "readout=rate"]
+    assert recipe_rows["nmnist-plif"][-1] == "2007.05785"
+
     assert main(["models", "ls", "--dataset", "dvsgesture"]) == 0
     out = capsys.readouterr().out
     assert "dvsgesture-stcb" in out and "nmnist-" not in out
+    assert sorted(_table_rows(out, "recipe")) == list_models(dataset="dvsgesture")
 
-
-def test_cli_models_ls_recipes_and_info(capsys):
-    assert main(["models", "ls", "--recipes", "-d", "nmnist"]) == 0
+    assert main(["models", "ls", "--no-recipes", "-d", "nmnist"]) == 0
     out = capsys.readouterr().out
-    assert "recipe" in out and "2203.10006" in out and "readout=rate" in out
+    assert sorted(_table_rows(out, "network")) == list_models(dataset="nmnist")
+    assert "recipe" not in out and "arXiv" not in out
+
+
+def test_cli_models_ls_recipe_folders(capsys, monkeypatch, tmp_path):
+    text = (Path(__file__).resolve().parents[1] / "models" / "nmnist-mtlif.toml").read_text()
+    (tmp_path / "mine.toml").write_text(text.replace(
+        "[optimizer]", "[model.overrides]\nthresholds = [0.5, 1.5]\nhidden = 16\n\n[optimizer]"))
+    assert main(["models", "ls", "--recipes", "--folder", str(tmp_path), "-d", "nmnist"]) == 0
+    rows = _table_rows(capsys.readouterr().out, "recipe")
+    assert list(rows) == ["mine"]
+    hidden16 = model_info("nmnist-mtlif")["parameters"] - (4096 + 2 + 10) * 128 + (
+        (4096 + 2 + 10) * 16)
+    assert rows["mine"][2:5] == [f"{hidden16:,}", "hidden=16,", "thresholds=[0.5,1.5]"]
+    # an installed package has no models/ folder: the networks are still listed
+    monkeypatch.delenv("EVENTCOMPRESS_MODELS", raising=False)
+    monkeypatch.setattr(recipes_module, "default_folder", lambda: tmp_path / "absent")
+    assert main(["models", "ls", "-d", "nmnist"]) == 0
+    out = capsys.readouterr().out
+    assert "nmnist-plif" in out and "no recipe folder" in out
+    # a folder asked for must exist
+    assert main(["models", "ls", "--folder", str(tmp_path / "absent")]) == 2
+    assert "recipe folder not found" in capsys.readouterr().err
+
+
+def test_cli_models_info(capsys):
     assert main(["models", "info", "nmnist-plif"]) == 0
     out = capsys.readouterr().out
     assert "n_thresholds = 1" in out and "545,037 parameters" in out
+    assert "v_reset = 0.0" in out and "surrogate_alpha = None" in out
     assert main(["models", "ls", "--dataset", "mnist"]) == 2
     assert "unknown dataset" in capsys.readouterr().err
     assert main(["models", "info", "nmnist-plf"]) == 2

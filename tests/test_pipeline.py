@@ -269,3 +269,31 @@ def test_uniforms_follow_the_documented_splitmix64_formula(seed, epoch, indices,
     assert ((got >= 0) & (got < 1)).all()
     with pytest.raises(ValueError):
         uniforms(-1, 0, [0], 0, 1)
+
+
+# -- pinned canonical form --------------------------------------------------------------------
+_PINNED_JSON = (
+    '{"representation":{"dtype":"uint8","edges":"fixed","end_time":300000,"event_count":null,'
+    '"include_incomplete":true,"n_event_bins":null,"n_time_bins":null,"on_overflow":"saturate",'
+    '"overlap":0.0,"polarity":"split","start_time":0,"time_window":5000,"type":"FrameConfig",'
+    '"version":2},"steps":[{"filter_time":10000,"tonic_compatible":true,"type":"Denoise",'
+    '"version":1},{"factor":[2,2],"type":"Downsample","version":1},{"seed":3,"size":[16,16],'
+    '"type":"RandomCrop","version":1}],"type":"Pipeline","version":1}'
+)
+_PINNED_SHA256 = "015cb7697720c7e6a44f55b3d0cb2abe233c100639846964787c92df20e27323"
+
+
+def test_canonical_form_of_a_fixed_pipeline_is_pinned():
+    """Cache keys are these bytes: any change of canonical form (field names, defaults, number
+    formatting, key order, schema versions) must be deliberate, with a version bump, and then
+    updates the literals here."""
+    import hashlib
+
+    from eventcompress.kernels import FrameConfig
+
+    pipe = Pipeline((Denoise(10_000), Downsample(2), RandomCrop((16, 16), seed=3)),
+                    FrameConfig(time_window=5_000, start_time=0, end_time=300_000, dtype="uint8"))
+    assert pipe.canonical_json() == _PINNED_JSON
+    assert hashlib.sha256(_PINNED_JSON.encode("ascii")).hexdigest() == _PINNED_SHA256
+    assert pipe.sha256() == _PINNED_SHA256
+    assert Pipeline.from_json(_PINNED_JSON) == pipe

@@ -71,6 +71,44 @@ def test_overrides_are_passed_and_frozen():
     assert model.config.channels == (4, 8)
 
 
+def _with_overrides(lines: str) -> str:
+    return BASE.replace("[optimizer]", f"[model.overrides]\n{lines}\n\n[optimizer]")
+
+
+def _neurons(model) -> list:
+    """The neurons of the conv blocks and of the hidden layer."""
+    return [model.features[0].neuron, model.features[2].neuron,
+            model.classifier[-1].neuron]
+
+
+def test_threshold_list_reaches_every_neuron():
+    r = recipes.loads(_with_overrides("thresholds = [0.5, 1, 2.5]"), name="x")
+    assert r.model.overrides == (("thresholds", (0.5, 1, 2.5)),)
+    assert r.to_dict()["model"]["overrides"] == {"thresholds": [0.5, 1, 2.5]}
+    model = r.create_model()
+    assert [n.thresholds for n in _neurons(model)] == [(0.5, 1.0, 2.5)] * 3
+    assert all(n.n_levels == 3 for n in _neurons(model))
+    geometric = recipes.loads(_with_overrides(
+        'thresholds = "geometric"\nthreshold_ratio = 3\nn_thresholds = 3'), name="x")
+    assert [n.thresholds for n in _neurons(geometric.create_model())] == [(1.0, 3.0, 9.0)] * 3
+
+
+def test_surrogate_alpha_and_reset_keys_reach_every_neuron():
+    r = recipes.loads(_with_overrides(
+        'surrogate = "atan"\nsurrogate_alpha = 4\nreset = "hard"\nv_reset = -0.25\n'
+        "detach_reset = true"), name="x")
+    for n in _neurons(r.create_model()):
+        assert (n.surrogate.kind, n.surrogate.alpha, n.surrogate.width) == ("atan", 4.0, 0.5)
+        assert (n.reset, n.v_reset, n.detach_reset) == ("hard", -0.25, True)
+
+
+def test_t_equiv_reaches_the_s3nn_neurons():
+    text = (MODELS / "nmnist-s3nn.toml").read_text().replace(
+        "[optimizer]", "[model.overrides]\nT_equiv = 8\n\n[optimizer]")
+    model = recipes.loads(text, name="x").create_model()
+    assert [n.T_equiv for n in _neurons(model)] == [8, 8, 8]
+
+
 def _error(tmp_path: Path, text: str) -> ConfigError:
     path = tmp_path / "broken.toml"
     path.write_text(text)
@@ -101,6 +139,26 @@ def _error(tmp_path: Path, text: str) -> ConfigError:
      "model.overrides.theta", "> 0"),
     ("[optimizer]", "[model.overrides]\ndropout = 1.5\n\n[optimizer]",
      "model.overrides.dropout", "[0, 1)"),
+    ("[optimizer]", '[model.overrides]\nthresholds = [1.0, "2"]\n\n[optimizer]',
+     "model.overrides.thresholds", "array of numbers"),
+    ("[optimizer]", "[model.overrides]\nthresholds = [2.0, 1.0]\n\n[optimizer]",
+     "model.overrides.thresholds", "strictly increasing"),
+    ("[optimizer]", "[model.overrides]\nthresholds = []\n\n[optimizer]",
+     "model.overrides.thresholds", "array of numbers"),
+    ("[optimizer]", '[model.overrides]\nthresholds = "cubic"\n\n[optimizer]',
+     "model.overrides.thresholds", "unknown threshold scheme"),
+    ("[optimizer]", "[model.overrides]\nsurrogate_alpha = 4.0\n\n[optimizer]",
+     "model.overrides.surrogate_alpha", "rect surrogate has no alpha"),
+    ("[optimizer]", '[model.overrides]\nsurrogate = "sigmoid"\nsurrogate_alpha = "4"\n\n'
+     "[optimizer]", "model.overrides.surrogate_alpha", "must be a number"),
+    ("[optimizer]", "[model.overrides]\ndetach_reset = 1\n\n[optimizer]",
+     "model.overrides.detach_reset", "expected true/false"),
+    ("[optimizer]", '[model.overrides]\nv_reset = "low"\n\n[optimizer]',
+     "model.overrides.v_reset", "expected a number"),
+    ("[optimizer]", "[model.overrides]\nthreshold_ratio = 0.5\nthresholds = \"geometric\"\n"
+     "n_thresholds = 2\n\n[optimizer]", "model.overrides.threshold_ratio", "ratio > 1"),
+    ("[optimizer]", "[model.overrides]\nv_rest = 0.0\n\n[optimizer]",
+     "model.overrides.v_rest", "did you mean 'v_reset'"),
     ('polarity = "split"', 'polarity = "merge"', "preprocessing.polarity", "in_channels = 2"),
     ("size = [34, 34]", "size = [32, 34]", "preprocessing.size", "input_size"),
     ("size = [34, 34]", "size = [17, 17]\ndownsample = 3", "preprocessing.downsample", "11x11"),

@@ -1,8 +1,9 @@
 """`eventcompress download DATASET --root DIR`: fetch, verify (md5) and unpack a dataset.
 
-Datasets without a public direct URL (N-MNIST, DVS128 Gesture's IBM archive) print the manual
-steps and exit with status 2 until the archive is placed in ``DIR/archives/``; rerunning then
-verifies and unpacks it.
+N-MNIST (Mendeley Data) and CIFAR10-DVS (figshare) are fetched from their public URLs. DVS128
+Gesture's IBM archive has no direct URL: the command prints the manual steps and exits with
+status 2 until the archive is placed in ``DIR/archives/`` (as it does when a public download
+fails); rerunning then verifies and unpacks it.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """`eventcompress models`: list the registered networks and the model recipes.
 
-``eventcompress models ls [--dataset D] [--recipes] [--folder DIR]`` prints a table of networks
-with their parameter counts (and, with ``--recipes``, of the recipes in ``models/`` with their key
-settings); ``eventcompress models info NAME`` prints one network's overridable defaults.
+``eventcompress models ls [--dataset D] [--no-recipes] [--folder DIR]`` prints a table of networks
+with their parameter counts followed by a table of the recipes (``models/*.toml``) with their key
+settings; ``eventcompress models info NAME`` prints one network's overridable defaults.
 Torch is imported only when a subcommand runs, so ``eventcompress --help`` stays fast.
 """
 
@@ -15,11 +15,13 @@ from collections.abc import Sequence
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
-    ls = sub.add_parser("ls", help="list networks (and recipes) as a table",
-                        description="list registered networks with their parameter counts")
+    ls = sub.add_parser("ls", help="list networks and recipes as tables",
+                        description="list registered networks with their parameter counts and "
+                                    "the model recipes with their key settings")
     ls.add_argument("--dataset", "-d", help="only this dataset (nmnist, cifar10dvs, dvsgesture)")
-    ls.add_argument("--recipes", "-r", action="store_true",
-                    help="also list the model recipes with their key settings")
+    ls.add_argument("--recipes", "-r", action=argparse.BooleanOptionalAction, default=True,
+                    help="list the model recipes after the networks (default; --no-recipes "
+                         "lists the networks only)")
     ls.add_argument("--folder", help="recipe folder (default: $EVENTCOMPRESS_MODELS or models/)")
     info = sub.add_parser("info", help="one network's defaults and parameter count")
     info.add_argument("name", help="registered network name, e.g. nmnist-stc-scb-mtlif")
@@ -52,7 +54,15 @@ def _networks_table(dataset: str | None) -> str:
                          "description"), rows, right=(3, 5))
 
 
+def _override_text(value: object) -> str:
+    if isinstance(value, tuple):
+        return "[" + ",".join(_override_text(v) for v in value) + "]"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _recipes_table(dataset: str | None, folder: str | None) -> str:
+    import torch
+
     from ..recipes import list_recipes, load
 
     rows = []
@@ -60,15 +70,33 @@ def _recipes_table(dataset: str | None, folder: str | None) -> str:
         r = load(path)
         if dataset and not r.model.name.startswith(dataset + "-"):
             continue
+        with torch.device("meta"):  # overrides may change the size; meta allocates nothing
+            n_params = sum(p.numel() for p in r.create_model().parameters())
         pre, opt, tr = r.preprocessing, r.optimizer, r.training
-        overrides = ", ".join(f"{k}={v}" for k, v in r.model.overrides) or "-"
-        rows.append((r.name, r.model.name, overrides, pre.representation, pre.steps,
-                     f"{pre.size[0]}x{pre.size[1]}", f"{opt.name} {opt.lr:g}",
+        overrides = ", ".join(f"{k}={_override_text(v)}" for k, v in r.model.overrides) or "-"
+        rows.append((r.name, r.model.name, f"{n_params:,}", overrides, pre.representation,
+                     pre.steps, f"{pre.size[0]}x{pre.size[1]}", f"{opt.name} {opt.lr:g}",
                      f"{r.schedule.name}", tr.epochs, tr.batch_size, tr.loss,
                      r.reference.arxiv or "-"))
-    return format_table(("recipe", "network", "overrides", "input", "T", "WxH", "optimizer",
-                         "schedule", "epochs", "batch", "loss", "arXiv"), rows,
-                        right=(4, 8, 9))
+    return format_table(("recipe", "network", "params", "overrides", "input", "T", "WxH",
+                         "optimizer", "schedule", "epochs", "batch", "loss", "arXiv"), rows,
+                        right=(2, 5, 9, 10))
+
+
+def _recipes_section(dataset: str | None, folder: str | None) -> str:
+    """The recipes table; a note instead when the default folder is absent (installed package).
+
+    A folder named with ``--folder`` or ``$EVENTCOMPRESS_MODELS`` must exist.
+    """
+    import os
+
+    from ..recipes import default_folder
+
+    explicit = folder is not None or bool(os.environ.get("EVENTCOMPRESS_MODELS"))
+    if not explicit and not default_folder().is_dir():
+        return (f"no recipe folder at {default_folder()} (set EVENTCOMPRESS_MODELS or pass "
+                "--folder to list recipes)")
+    return _recipes_table(dataset, folder)
 
 
 def _info(name: str) -> str:
@@ -100,9 +128,9 @@ def run(args: argparse.Namespace) -> int:
                       f"{', '.join(DATASETS)}", file=sys.stderr)
                 return 2
         print(_networks_table(dataset))
-        if getattr(args, "recipes", False):
+        if getattr(args, "recipes", True):
             print()
-            print(_recipes_table(dataset, getattr(args, "folder", None)))
+            print(_recipes_section(dataset, getattr(args, "folder", None)))
     except ConfigError as exc:
         print(f"eventcompress models: {exc}", file=sys.stderr)
         return 2

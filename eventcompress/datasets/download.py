@@ -186,7 +186,9 @@ def download(
     ``mirror`` (or ``$EVENTCOMPRESS_MIRROR``) replaces the public base URL: every archive is then
     fetched from ``<mirror>/<filename>``. Already installed archives (``archives/<name>.done``
     present) are skipped. Raises ManualDownloadRequired with step-by-step instructions when an
-    archive has no public URL and was not placed in ``root/archives/``. Returns ``root``.
+    archive has no public URL and was not placed in ``root/archives/``, or when the download
+    from a public URL fails for a dataset that documents manual steps (N-MNIST; the part file
+    is kept, so a rerun resumes). Returns ``root``.
     """
     src: Source = get_source(dataset, source)
     root = Path(root).expanduser()
@@ -214,8 +216,16 @@ def download(
                     root=root, archives=root / "archives") if src.manual else
                     f"{resource.filename} has no download URL; pass --mirror")
             _say(quiet, f"{resource.filename}: downloading {url}")
-            archive = fetch(url, root / "archives" / resource.filename, resource.md5,
-                            quiet=quiet, timeout=timeout)
+            try:
+                archive = fetch(url, root / "archives" / resource.filename, resource.md5,
+                                quiet=quiet, timeout=timeout)
+            except OSError as exc:  # urllib's URLError/HTTPError included; ChecksumError is not
+                if src.manual is None or base is not None:
+                    raise
+                raise ManualDownloadRequired(
+                    f"{resource.filename}: downloading {url} failed ({exc}); running the "
+                    "command again resumes it.\n"
+                    + src.manual.format(root=root, archives=root / "archives")) from exc
         _say(quiet, f"{resource.filename}: md5 ok, unpacking")
         _install(archive, root, resource, quiet)
         if src.dataset == "dvsgesture" and src.name == "original":

@@ -86,12 +86,16 @@ class GestureSegment:
 
 
 def gesture_segments(
-    rows: np.ndarray, mode: GestureMode = "rows", path: str | os.PathLike[str] | None = None
+    rows: np.ndarray, mode: GestureMode = "rows", path: str | os.PathLike[str] | None = None,
+    lines: np.ndarray | None = None,
 ) -> list[GestureSegment]:
     """Turn label rows (structured ``class_id, start, end``, file order) into segments.
 
     Applies the overlap rule (clip each end to the next later start) and then ``mode``
     (``rows``: one segment per row; ``dedupe``: merge runs of consecutive same-class rows).
+    A bad row raises LabelsError whose ``row`` is its 1-based line in the CSV when ``lines``
+    (from :func:`eventcompress.io.labels.read_labels_csv_with_lines`) is given, else its
+    0-based data-row index (as in ``GestureSegment.rows`` and sample ids).
     """
     if mode not in ("rows", "dedupe"):
         raise ValueError(f"mode must be 'rows' or 'dedupe', got {mode!r}")
@@ -99,20 +103,34 @@ def gesture_segments(
     start = np.asarray(rows["start"], np.int64)
     end = np.asarray(rows["end"], np.int64).copy()
     n = cls.size
+    if lines is not None and len(lines) != n:
+        raise ValueError(f"lines has {len(lines)} entries for {n} rows")
+
+    def where(i: int) -> tuple[str, int]:
+        """Message prefix and ``row`` value for data row ``i``."""
+        if lines is None:
+            return f"data row {i} (0-based)", int(i)
+        return f"line {int(lines[i])} (data row {i}, 0-based)", int(lines[i])
+
     for i in range(n):
         if not 1 <= cls[i] <= len(CLASSES):
-            raise LabelsError(path, f"data row {i} (0-based): class {cls[i]} outside "
-                              f"1..{len(CLASSES)}", expected="a DVS Gesture class id")
+            text, row = where(i)
+            raise LabelsError(path, f"{text}: class {cls[i]} outside 1..{len(CLASSES)}",
+                              row=row, expected="a DVS Gesture class id")
         if end[i] <= start[i]:
-            raise LabelsError(path, f"data row {i} (0-based): end {end[i]} <= start {start[i]}",
+            text, row = where(i)
+            raise LabelsError(path, f"{text}: end {end[i]} <= start {start[i]}", row=row,
                               expected="startTime_usec < endTime_usec")
     clipped_from: list[int | None] = [None] * n
     order = np.argsort(start, kind="stable")
     for k in range(n - 1):
         i, j = order[k], order[k + 1]
         if start[j] == start[i]:
-            raise LabelsError(path, f"data rows {i} and {j} (0-based) both start at {start[i]} us",
-                              expected="distinct start times")
+            first, later = sorted((int(i), int(j)))
+            text_a, _ = where(first)
+            text_b, row = where(later)
+            raise LabelsError(path, f"{text_a} and {text_b} both start at {start[i]} us",
+                              row=row, expected="distinct start times")
         if end[i] > start[j]:
             clipped_from[i] = int(end[i])
             end[i] = start[j]
@@ -203,7 +221,7 @@ class DVSGesture(DatasetLayout):
     def _samples(self, match: LayoutMatch) -> list[Sample]:
         if match.layout == "tonic":
             return self._tonic_samples(match.data_root)
-        from ..io.aedat3 import read_labels_csv  # lazy: only this layout parses CSVs
+        from ..io.labels import read_labels_csv_with_lines  # lazy: only this layout parses CSVs
 
         trials = [e.name[:-6] for e in list_dir(match.data_root)
                   if e.name.endswith(".aedat") and _TRIAL.match(e.name[:-6])]
@@ -214,7 +232,8 @@ class DVSGesture(DatasetLayout):
             if not csv.is_file():
                 raise self.layout_error(match.data_root, f"{trial}.aedat has no {csv.name}")
             user, lighting = parse_trial_name(trial)
-            for seg in gesture_segments(read_labels_csv(csv), self.mode, csv):
+            table, lines = read_labels_csv_with_lines(csv)
+            for seg in gesture_segments(table, self.mode, csv, lines):
                 meta = {"user": user, "lighting": lighting, "trial": trial, "rows": seg.rows}
                 if seg.clipped_from is not None:
                     meta["clipped_from"] = seg.clipped_from

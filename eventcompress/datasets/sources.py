@@ -1,6 +1,8 @@
 """Where each dataset's archives come from: file names, md5s, public URLs, and manual steps.
 
-URLs and md5s are those documented in FORMATS.md (sections 1.1, 2.1, 3.1, 3.5). A resource with
+md5s are those documented in FORMATS.md (sections 1.1, 2.1, 3.1, 3.5); URLs are the public ones
+(N-MNIST: the Mendeley Data record's file links, the ones tonic downloads from). The saved file
+name is ``Resource.filename`` whatever the URL's last path segment is. A resource with
 ``url=None`` has no direct public URL we can rely on: it is fetched only from a mirror
 (``--mirror`` / ``EVENTCOMPRESS_MIRROR``) or placed by the user.
 """
@@ -34,11 +36,15 @@ class Source:
     name: str
     resources: tuple[Resource, ...]
     description: str
-    manual: str | None = None  # instructions when a resource has no URL and no mirror is given
+    # instructions when a resource has no URL and no mirror is given, or its download fails
+    manual: str | None = None
 
+
+#: Mendeley Data record 468j46mzdv (DOI 10.17632/468j46mzdv.1, CC BY-SA 4.0): public file links.
+NMNIST_BASE_URL = "https://data.mendeley.com/public-files/datasets/468j46mzdv/files/"
 
 _NMNIST_MANUAL = """\
-N-MNIST has no stable direct-download URL, so it is placed by hand:
+If the download from Mendeley Data keeps failing, place the archives by hand:
   1. Open the Mendeley Data record https://data.mendeley.com/datasets/468j46mzdv/1
      (DOI 10.17632/468j46mzdv.1, licence CC BY-SA 4.0) and download Train.zip and Test.zip
      (1.1 GB together).
@@ -64,12 +70,14 @@ SOURCES: dict[tuple[str, str], Source] = {
     ("nmnist", "original"): Source(
         "nmnist", "original",
         (
-            Resource("Train.zip", "20959b8e626244a1b502305a9e6e2031", None, "Train",
-                     alt_names=("train.zip",)),
-            Resource("Test.zip", "69ca8762b2fe404d9b9bad1103e97832", None, "Test",
-                     alt_names=("test.zip",)),
+            Resource("Train.zip", "20959b8e626244a1b502305a9e6e2031",
+                     NMNIST_BASE_URL + "39c25547-014b-4137-a934-9d29fa53c7a0/file_downloaded",
+                     "Train", alt_names=("train.zip",)),
+            Resource("Test.zip", "69ca8762b2fe404d9b9bad1103e97832",
+                     NMNIST_BASE_URL + "05a4d654-7e03-4c15-bdfa-9bb2bcbea494/file_downloaded",
+                     "Test", alt_names=("test.zip",)),
         ),
-        "Mendeley Train.zip / Test.zip (original .bin files)",
+        "Mendeley Data 468j46mzdv Train.zip / Test.zip (original .bin files)",
         _NMNIST_MANUAL,
     ),
     ("cifar10dvs", "original"): Source(

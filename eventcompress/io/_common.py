@@ -82,16 +82,21 @@ def finish(events: Events, on_unsorted: OnUnsorted, path: str | None, unsorted: 
     return enforce_time_order(events, on_unsorted, path)
 
 
+#: Remedy named by the out-of-range error of readers that take ``check_range``.
+HINT_CHECK_RANGE = "pass a larger sensor_size, or check_range=False to keep such events"
+
+
 def raise_out_of_range(
     path: str | None, index: int, x: int, y: int, sensor_size: tuple[int, int],
-    offset: int | None,
+    offset: int | None, *, hint: str,
 ) -> None:
+    """CoordinateRangeError for event ``index``; ``hint`` is the remedy that reader offers
+    (each reader passes its own, so the message never names an argument it lacks)."""
     raise CoordinateRangeError(
         path,
         f"event {index} at (x={x}, y={y}) lies outside the {sensor_size[0]}x{sensor_size[1]} sensor",
         offset=offset, row=index,
-        expected=f"0 <= x < {sensor_size[0]} and 0 <= y < {sensor_size[1]} "
-        "(pass a larger sensor_size, or check_range=False)",
+        expected=f"0 <= x < {sensor_size[0]} and 0 <= y < {sensor_size[1]} ({hint})",
     )
 
 

@@ -45,6 +45,10 @@ _CONVENTION_CODE = {name: i for i, name in enumerate(CONVENTIONS)}
 _VERSION_RE = re.compile(rb"^#!AER-DAT(\d+)\.(\d+)\s*$")
 _RECORD_SIZE = {1: 6, 2: 8}
 _MAX_RAW = 127  # 7-bit x and y fields
+# The reader has no check_range: under the flipping conventions a raw coordinate beyond the
+# sensor maps to a negative one, which Events cannot hold. A 128x128 sensor holds every address.
+_RANGE_HINT = ("pass a sensor_size of at least 128x128: DVS128 addresses hold 7-bit x and y, "
+               "so every event fits")
 
 DEFAULT_HEADER_LINES = (
     "# This is a raw AE data file created by eventcompress - do not edit",
@@ -255,7 +259,7 @@ def decode_aedat2_body(
         addr = int.from_bytes(body[k:k + rec - 4].tobytes(), "big")
         raise_out_of_range(
             path, int(bad), (addr >> 1) & 0x7F, (addr >> 8) & 0x7F, sensor_size,
-            body_offset + k,
+            body_offset + k, hint=_RANGE_HINT,
         )
     if j < n:
         x, y, t, p = x[:j], y[:j], t[:j], p[:j]
@@ -281,7 +285,9 @@ def read_aedat2(
 
     ``convention`` is ``"jaer"`` (default), ``"spikingjelly"`` or ``"raw"`` (module docstring).
     A header without a version line is read as AEDAT 2.0 (as SpikingJelly does). The header
-    text is kept in ``metadata["header"]``; the out-of-range error reports raw field values.
+    text is kept in ``metadata["header"]``. An event outside ``sensor_size`` (possible only
+    below 128x128) raises CoordinateRangeError reporting the raw field values; there is no
+    ``check_range=False`` because a flipped coordinate beyond the sensor would be negative.
     """
     check_on_unsorted(on_unsorted)
     spath = os.fspath(path)

@@ -26,6 +26,7 @@ from numba import njit
 from ..errors import HeaderError, PacketError
 from ..events import Events, OnUnsorted
 from ._common import (
+    HINT_CHECK_RANGE,
     PathLike,
     check_events_fit,
     check_on_unsorted,
@@ -50,6 +51,7 @@ TS_OVERFLOW_SHIFT = 31
 END_OF_HEADER = b"#!END-HEADER\r\n"
 _VERSION_RE = re.compile(rb"^#!AER-DAT3\.(\d+)\s*$")
 _COORD_MAX = 0x7FFF
+_NO_LIMIT = _COORD_MAX + 1  # sensor bound that no 15-bit coordinate reaches
 
 # Status codes of the packet scan (kernel -> Python error message).
 _OK, _SHORT_HEADER, _PAST_END, _BAD_SIZE, _NEGATIVE, _NUMBER_GT_CAPACITY, _BAD_TS_OFFSET = range(7)
@@ -267,10 +269,11 @@ def decode_aedat3_packets(
     sensor_size: tuple[int, int] = (128, 128),
     path: str | None = None,
     body_offset: int = 0,
+    check_range: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
     """Decode the packet stream after the header: (x, y, t, p, counts), where counts holds
     ``packets``, ``skipped_packets`` (non-polarity), ``invalid_dropped`` and ``unsorted`` (1 when
-    some timestamp decreases)."""
+    some timestamp decreases). ``check_range=False`` keeps events outside ``sensor_size``."""
     body = np.ascontiguousarray(body, dtype=np.uint8).reshape(-1)
     status, index, offset, slots, packets, skipped, detail = _scan_packets(body)
     if status != _OK:
@@ -279,7 +282,7 @@ def decode_aedat3_packets(
     y = np.empty(slots, np.uint16)
     t = np.empty(slots, np.int64)
     p = np.empty(slots, np.uint8)
-    w, h = sensor_size
+    w, h = sensor_size if check_range else (_NO_LIMIT, _NO_LIMIT)
     j, bad, unsorted, invalid = _decode_polarity_fast(body, w, h, x, y, t, p)
     bad_off, bad_idx, dropped = -1, -1, 0
     if bad or (invalid and drop_invalid):
@@ -287,7 +290,7 @@ def decode_aedat3_packets(
     if bad_off >= 0:
         data = int.from_bytes(body[bad_off:bad_off + 4].tobytes(), "little")
         raise_out_of_range(path, int(bad_idx), (data >> 17) & 0x7FFF, (data >> 2) & 0x7FFF,
-                           sensor_size, body_offset + int(bad_off))
+                           sensor_size, body_offset + int(bad_off), hint=HINT_CHECK_RANGE)
     if j < slots:
         x, y, t, p = x[:j], y[:j], t[:j], p[:j]
     counts = {"packets": int(packets), "skipped_packets": int(skipped),
@@ -300,12 +303,15 @@ def read_aedat3(
     on_unsorted: OnUnsorted = "warn",
     drop_invalid: bool = True,
     sensor_size: tuple[int, int] = (128, 128),
+    check_range: bool = True,
 ) -> Events:
     """Read an AEDAT 3.1 file (DVS Gesture trial); polarity events only.
 
     Events whose valid bit is 0 are dropped unless ``drop_invalid=False`` (SpikingJelly keeps
     them). x and y are taken as stored (libcaer: origin in the upper-left corner; neither tonic
-    nor SpikingJelly flips them for DVS Gesture).
+    nor SpikingJelly flips them for DVS Gesture). With ``check_range`` an event outside
+    ``sensor_size`` raises CoordinateRangeError (record ordinal and byte offset); with
+    ``check_range=False`` it is kept as stored (x, y < 2^15).
     """
     check_on_unsorted(on_unsorted)
     spath = os.fspath(path)
@@ -323,7 +329,8 @@ def read_aedat3(
                 raise
             span *= 4
     x, y, t, p, counts = decode_aedat3_packets(
-        buf[start:], drop_invalid=drop_invalid, sensor_size=size, path=spath, body_offset=start
+        buf[start:], drop_invalid=drop_invalid, sensor_size=size, path=spath, body_offset=start,
+        check_range=check_range,
     )
     unsorted = counts.pop("unsorted")
     meta = {"format": "aedat3", "path": spath, "version": version, "header": lines, **counts}

@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import struct
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import (
+    CoordinateRangeError,
     EmptyFileError,
     HeaderError,
     MissingExtraError,
@@ -72,13 +74,16 @@ def read_aedat4(
     stream_id: int | None = None,
     relative_time: bool = False,
     on_unsorted: OnUnsorted = "warn",
+    check_range: bool = True,
 ) -> Events:
     """Read the polarity events of one stream of an AEDAT 4.0 file.
 
     ``stream_id``: which events stream (default: the lowest id of type "events").
     ``relative_time``: subtract the earliest timestamp (kept in ``metadata["t0"]``); by default
     timestamps stay absolute Unix microseconds, as DV wrote them. Sensor size comes from the
-    stream description (sizeX/sizeY). Needs ``pip install 'eventcompress[aedat]'``.
+    stream description (sizeX/sizeY); with ``check_range`` an event outside it raises
+    CoordinateRangeError naming the field, the event and its packet (``check_range=False``
+    keeps such events). Needs ``pip install 'eventcompress[aedat]'``.
     """
     try:
         import aedat
@@ -125,11 +130,13 @@ def read_aedat4(
         )
 
     packets = []
+    packet_index = []  # file-wide packet index of each kept packet, for error messages
     index = -1
     try:
         for index, packet in enumerate(decoder):  # noqa: B007 - index is used in the error
             if packet["stream_id"] == stream_id and "events" in packet:
                 packets.append(packet["events"])
+                packet_index.append(index)
     except RuntimeError as exc:
         cls = TruncatedFileError if "fill whole buffer" in str(exc) else PacketError
         n_read = sum(len(a) for a in packets)
@@ -145,6 +152,10 @@ def read_aedat4(
         y = np.ascontiguousarray(data["y"], dtype=np.uint16)
         t = np.ascontiguousarray(data["t"], dtype=np.int64)
         p = np.ascontiguousarray(data["on"], dtype=np.uint8)
+        if check_range:
+            ends = np.cumsum([len(a) for a in packets])
+            _check_coordinates(spath, x, y, (width, height), stream_id,
+                               lambda i: packet_index[int(np.searchsorted(ends, i, "right"))])
     else:
         x = y = np.zeros(0, np.uint16)
         t = np.zeros(0, np.int64)
@@ -161,6 +172,25 @@ def read_aedat4(
         meta["t0"] = t0
     events = Events._trusted(x, y, t, p, (width, height), meta)
     return enforce_time_order(events, on_unsorted, spath)
+
+
+def _check_coordinates(path: str, x: np.ndarray, y: np.ndarray, size: tuple[int, int],
+                       stream_id: int, packet_of: Callable[[int], int]) -> None:
+    """CoordinateRangeError for the first event outside ``size``; ``packet_of(i)`` is the
+    file-wide index of the packet holding event ``i`` (AEDAT 4 packets have no byte offsets
+    in the decoder's output)."""
+    width, height = size
+    if int(x.max()) < width and int(y.max()) < height:
+        return
+    i = int(np.flatnonzero((x >= width) | (y >= height))[0])
+    field, value, bound = ("x", int(x[i]), width) if x[i] >= width else ("y", int(y[i]), height)
+    raise CoordinateRangeError(
+        path, f"event {i} of stream {stream_id} (in packet {packet_of(i)}, 0-based, counting all "
+        f"streams) has {field}={value} (x={int(x[i])}, y={int(y[i])}), outside the "
+        f"{width}x{height} sensor", row=i,
+        expected=f"{field} < {bound}, as sizeX={width}/sizeY={height} of stream {stream_id} "
+        "declare (pass check_range=False to keep such events)",
+    )
 
 
 def aedat4_stream_ids(path: str | os.PathLike[str]) -> dict[int, str]:

@@ -21,14 +21,19 @@ _SPLIT = re.compile(r"\s*,\s*|\s+")
 _INT = re.compile(r"[+-]?\d+")
 
 
-def parse_labels_csv(text: str, path: str | None = None) -> np.ndarray:
-    """Parse the text of a labels file (see :func:`read_labels_csv`)."""
+def parse_labels_csv_with_lines(text: str, path: str | None = None
+                                ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a labels file's text (see :func:`read_labels_csv`) and, for each, its 1-based
+    line number in the file (so later checks can name the line)."""
     rows: list[tuple[int, int, int]] = []
+    lines: list[int] = []
     first = None
+    last = 0
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped:
             continue
+        last = number
         fields = _SPLIT.split(stripped)
         numeric = all(_INT.fullmatch(f) for f in fields)
         if first is None:
@@ -46,16 +51,21 @@ def parse_labels_csv(text: str, path: str | None = None) -> np.ndarray:
             raise LabelsError(path, f"class {cls} in {stripped!r}", row=number,
                               expected="1-based class ids (>= 1)")
         rows.append((cls, start, end))
-    return np.array(rows, dtype=LABELS_DTYPE)
+        lines.append(number)
+    if not rows:
+        what = "only a header line" if first is not None else "only blank lines"
+        raise LabelsError(path, f"the labels file has {what} and no data rows", row=last + 1,
+                          expected="one row 'class,startTime_usec,endTime_usec' per gesture")
+    return np.array(rows, dtype=LABELS_DTYPE), np.array(lines, dtype=np.int64)
 
 
-def read_labels_csv(path: PathLike) -> np.ndarray:
-    """Rows of a DVS Gesture labels CSV as a structured array ``(class_id, start, end)``.
+def parse_labels_csv(text: str, path: str | None = None) -> np.ndarray:
+    """Parse the text of a labels file (see :func:`read_labels_csv`)."""
+    return parse_labels_csv_with_lines(text, path)[0]
 
-    ``class_id`` is as in the file (1-based). Accepts an optional header line, LF or CR LF,
-    blank lines, and comma or tab/whitespace separators. A bad row raises
-    :class:`LabelsError` naming the 1-based line number and its text.
-    """
+
+def read_labels_csv_with_lines(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`read_labels_csv` plus the 1-based file line of each row."""
     spath = os.fspath(path)
     with open(spath, "rb") as fh:
         raw = fh.read()
@@ -68,7 +78,18 @@ def read_labels_csv(path: PathLike) -> np.ndarray:
         line = raw[: exc.start].count(b"\n") + 1
         raise LabelsError(spath, f"not text ({exc.reason})", offset=exc.start, row=line,
                           expected="a UTF-8/ASCII CSV") from None
-    return parse_labels_csv(text, spath)
+    return parse_labels_csv_with_lines(text, spath)
+
+
+def read_labels_csv(path: PathLike) -> np.ndarray:
+    """Rows of a DVS Gesture labels CSV as a structured array ``(class_id, start, end)``.
+
+    ``class_id`` is as in the file (1-based). Accepts an optional header line, LF or CR LF,
+    blank lines, and comma or tab/whitespace separators. A bad row raises
+    :class:`LabelsError` naming the 1-based line number and its text; so does a file with no
+    data rows (e.g. a header only).
+    """
+    return read_labels_csv_with_lines(path)[0]
 
 
 def write_labels_csv(path: PathLike, labels: np.ndarray) -> None:

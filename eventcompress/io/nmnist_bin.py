@@ -20,6 +20,7 @@ from ..errors import TruncatedFileError
 from ..events import Events, OnUnsorted, enforce_time_order
 from ._common import (
     _ON_UNSORTED,
+    HINT_CHECK_RANGE,
     PathLike,
     check_events_fit,
     check_on_unsorted,
@@ -140,7 +141,8 @@ def decode_bin(
     x, y, t, p, bad, unsorted, markers = _decode_records(buf, w, h)
     if bad >= 0:
         i = int(bad)
-        raise_out_of_range(path, i, int(buf[5 * i]), int(buf[5 * i + 1]), size, 5 * i)
+        raise_out_of_range(path, i, int(buf[5 * i]), int(buf[5 * i + 1]), size, 5 * i,
+                           hint=HINT_CHECK_RANGE)
     meta = {"format": "bin", "path": path, "overflow_markers": int(markers)}
     events = Events._trusted(x, y, t, p, size, meta)
     if unsorted and on_unsorted != "ignore":

@@ -16,13 +16,29 @@ is an error rather than a silent cast.
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from ..errors import CoordinateRangeError, EmptyFileError, FormatError
-from ..events import TONIC_DTYPE, Events, OnUnsorted, enforce_time_order
+from ..errors import (
+    CoordinateRangeError,
+    EmptyFileError,
+    EventFieldError,
+    FormatError,
+    TruncatedFileError,
+)
+from ..events import (
+    SIGNED_POLARITY_HINT,
+    TONIC_DTYPE,
+    Events,
+    OnUnsorted,
+    enforce_time_order,
+    first_bad_polarity,
+    polarity_from_signed,
+)
 from ._common import PathLike, check_on_unsorted, sensor_tuple
 
 LAYOUTS = ("auto", "structured", "tonic-dvsgesture")
@@ -69,16 +85,32 @@ def _sensor_for(x: np.ndarray, y: np.ndarray, sensor_size: Any, default: tuple[i
     return size
 
 
-def _build(x, y, t, p, sensor_size, default, path, fmt, on_unsorted) -> Events:
+def _polarity(p: Any, path: str | None, signed_polarity: bool) -> np.ndarray:
+    """p as 0/1, or FormatError naming the first bad value and its row."""
+    p = np.asarray(p)
+    if signed_polarity:
+        try:
+            return polarity_from_signed(p)
+        except EventFieldError as exc:
+            raise FormatError(path, f"field p holds {exc.value} at row {exc.index}", row=exc.index,
+                              expected="p in {-1, +1} (signed_polarity=True)") from None
+    bad = first_bad_polarity(p) if p.dtype.kind in "iu" else None
+    if bad is not None:
+        i, value, signed = bad
+        hint = f" ({SIGNED_POLARITY_HINT})" if signed else ""
+        raise FormatError(path, f"field p holds {value} at row {i}{hint}", row=i,
+                          expected="p in {0, 1} (0 = OFF, 1 = ON)")
+    return p
+
+
+def _build(x, y, t, p, sensor_size, default, path, fmt, on_unsorted,
+           signed_polarity: bool = False) -> Events:
     for name, arr in (("x", x), ("y", y)):
         if arr.size and arr.dtype.kind != "b" and int(arr.min()) < 0:
             raise CoordinateRangeError(path, f"negative {name} ({int(arr.min())})",
                                        expected=f"{name} >= 0")
     size = _sensor_for(np.asarray(x), np.asarray(y), sensor_size, default, path)
-    p = np.asarray(p)
-    if p.size and p.dtype.kind != "b" and (int(p.min()) < 0 or int(p.max()) > 1):
-        raise FormatError(path, f"polarity values in [{int(p.min())}, {int(p.max())}]",
-                          expected="p in {0, 1}")
+    p = _polarity(p, path, signed_polarity)
     try:
         events = Events(x, y, t, p, size, {"format": fmt, "path": path})
     except OverflowError as exc:
@@ -87,7 +119,8 @@ def _build(x, y, t, p, sensor_size, default, path, fmt, on_unsorted) -> Events:
 
 
 def from_dvsgesture_array(array: np.ndarray, sensor_size: Any = None, path: str | None = None,
-                          on_unsorted: OnUnsorted = "warn") -> Events:
+                          on_unsorted: OnUnsorted = "warn", signed_polarity: bool = False
+                          ) -> Events:
     """Events from tonic's DVS Gesture (N, 4) array: columns x, y, p, t[ms]."""
     if array.ndim != 2 or array.shape[1] != 4:
         raise FormatError(path, f"array of shape {array.shape}",
@@ -106,7 +139,8 @@ def from_dvsgesture_array(array: np.ndarray, sensor_size: Any = None, path: str 
         t = t_ms.astype(np.int64) * 1000
     else:
         raise FormatError(path, f"t column has dtype {t_ms.dtype}", expected="int or float ms")
-    return _build(x, y, t, p, sensor_size, DVSGESTURE_SENSOR, path, "npy", on_unsorted)
+    return _build(x, y, t, p, sensor_size, DVSGESTURE_SENSOR, path, "npy", on_unsorted,
+                  signed_polarity)
 
 
 def read_npy(
@@ -114,13 +148,15 @@ def read_npy(
     sensor_size: tuple[int, int] | None = None,
     layout: str = "auto",
     on_unsorted: OnUnsorted = "warn",
+    signed_polarity: bool = False,
 ) -> Events:
     """Read a tonic-style ``.npy`` (see the module docstring for the two layouts).
 
     ``layout="auto"`` takes structured arrays as ``structured`` and (N, 4) arrays as
     ``tonic-dvsgesture``. Without ``sensor_size``, DVS Gesture arrays get 128 x 128 (when every
     event fits; an axis grows where events lie beyond it) and structured arrays the smallest
-    sensor holding every event.
+    sensor holding every event. p must be 0/1 (or bool); ``signed_polarity=True`` reads -1/+1
+    files instead (-1 -> 0).
     """
     check_on_unsorted(on_unsorted)
     if layout not in LAYOUTS:
@@ -138,7 +174,7 @@ def read_npy(
     if layout == "auto":
         layout = "structured" if array.dtype.names else "tonic-dvsgesture"
     if layout == "tonic-dvsgesture":
-        events = from_dvsgesture_array(array, sensor_size, spath, on_unsorted)
+        events = from_dvsgesture_array(array, sensor_size, spath, on_unsorted, signed_polarity)
         return events.with_metadata(layout="tonic-dvsgesture")
     names = array.dtype.names or ()
     missing = [f for f in _FIELDS if f not in names]
@@ -146,7 +182,7 @@ def read_npy(
         raise FormatError(spath, f"array of shape {array.shape} and fields {names}",
                           expected="a 1-D structured array with fields x, y, t, p")
     events = _build(array["x"], array["y"], array["t"], array["p"], sensor_size, None, spath,
-                    "npy", on_unsorted)
+                    "npy", on_unsorted, signed_polarity)
     return events.with_metadata(layout="structured", dtype=array.dtype.descr)
 
 
@@ -195,9 +231,10 @@ def to_spikingjelly_dict(events: Events) -> dict[str, np.ndarray]:
 
 def from_spikingjelly_dict(
     d: Mapping[str, np.ndarray], sensor_size: Any = None, *, path: str | None = None,
-    on_unsorted: OnUnsorted = "warn",
+    on_unsorted: OnUnsorted = "warn", signed_polarity: bool = False,
 ) -> Events:
-    """Events from a mapping with keys t, x, y, p (any integer/bool dtypes, any byte order)."""
+    """Events from a mapping with keys t, x, y, p (any integer/bool dtypes, any byte order);
+    p is 0/1, or -1/+1 with ``signed_polarity=True``."""
     missing = [k for k in _FIELDS if k not in d]
     if missing:
         raise FormatError(path, f"missing keys {missing}; found {sorted(d)}",
@@ -207,28 +244,81 @@ def from_spikingjelly_dict(
         arr = np.asarray(d[k]).reshape(-1)
         cols[k] = _integral(arr, k, path) if arr.dtype.kind == "f" else arr
     return _build(cols["x"], cols["y"], cols["t"], cols["p"], sensor_size, None, path, "npz",
-                  on_unsorted)
+                  on_unsorted, signed_polarity)
+
+
+_ZIP_LOCAL_MAGIC = b"PK\x03\x04"
+_ZIP_END_MAGIC = b"PK\x05\x06"
+_ZIP_END_SEARCH = 22 + 0xFFFF  # end record + longest archive comment
+_NPZ_EXPECTED = "an .npz archive (zip) with arrays t, x, y, p"
+_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError)
+
+
+def _zip_end_complete(tail: bytes) -> bool:
+    """Whether ``tail`` (the last bytes of a file) ends with a whole end-of-central-directory
+    record: 22 bytes from its signature plus the comment length it declares."""
+    k = tail.rfind(_ZIP_END_MAGIC)
+    if k < 0 or len(tail) - k < 22:
+        return False
+    comment = int.from_bytes(tail[k + 20:k + 22], "little")
+    return len(tail) - k >= 22 + comment
+
+
+def _npz_open_error(path: str, exc: Exception) -> FormatError:
+    """Why np.load could not open ``path``: a zip cut short (no whole end record) is a
+    truncated file, anything else is not an .npz archive."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        head = fh.read(len(_ZIP_LOCAL_MAGIC))
+        fh.seek(max(0, size - _ZIP_END_SEARCH))
+        tail = fh.read()
+    if head == _ZIP_LOCAL_MAGIC[:len(head)] and not _zip_end_complete(tail):
+        return TruncatedFileError(
+            path, f"the zip archive stops after {size} bytes, before the end of its "
+            "end-of-central-directory record", offset=size,
+            expected=f"{_NPZ_EXPECTED}, complete to its end record")
+    return FormatError(path, f"not a readable .npz archive ({type(exc).__name__}: {exc})",
+                       offset=0, expected=_NPZ_EXPECTED)
+
+
+def _npz_member(archive: Any, key: str, path: str) -> np.ndarray:
+    """``archive[key]``; a corrupt member (bad CRC, broken deflate stream, bad .npy header)
+    becomes FormatError naming the member and where its entry starts."""
+    try:
+        return archive[key]
+    except _MEMBER_ERRORS as exc:
+        name = f"{key}.npy"
+        try:
+            offset = archive.zip.getinfo(name).header_offset
+        except (KeyError, AttributeError):
+            offset = None
+        raise FormatError(path, f"member {name} cannot be read ({type(exc).__name__}: {exc})",
+                          offset=offset, expected=f"{_NPZ_EXPECTED}, each a valid .npy") from None
 
 
 def read_npz(
     path: PathLike, sensor_size: tuple[int, int] | None = None, on_unsorted: OnUnsorted = "warn",
+    signed_polarity: bool = False,
 ) -> Events:
     """Read a SpikingJelly ``.npz`` (keys t, x, y, p). Without ``sensor_size`` the smallest
-    sensor holding every event is used."""
+    sensor holding every event is used; ``signed_polarity=True`` reads -1/+1 polarity.
+
+    A zip cut short raises TruncatedFileError (offset = file size); a corrupt archive or
+    member raises FormatError naming it."""
     check_on_unsorted(on_unsorted)
     spath = os.fspath(path)
     _require_nonempty_file(spath, "an .npz archive with keys t, x, y, p")
     try:
         archive = np.load(spath, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise FormatError(spath, f"not a readable .npz archive ({exc})",
-                          expected="an .npz archive with keys t, x, y, p") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise _npz_open_error(spath, exc) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise FormatError(spath, "this is a .npy array, not an .npz archive",
                           expected="an .npz archive with keys t, x, y, p (use read_npy)")
     with archive:
-        d = {k: archive[k] for k in archive.files if k in _FIELDS}
-    return from_spikingjelly_dict(d, sensor_size, path=spath, on_unsorted=on_unsorted)
+        d = {k: _npz_member(archive, k, spath) for k in archive.files if k in _FIELDS}
+    return from_spikingjelly_dict(d, sensor_size, path=spath, on_unsorted=on_unsorted,
+                                  signed_polarity=signed_polarity)
 
 
 def write_npz(path: PathLike, events: Events, compressed: bool = True) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from ..errors import EmptyFileError, UnknownFormatError
+from ..errors import EmptyFileError, HeaderError, UnknownFormatError
 from ._common import PathLike
 
 _SNIFF_BYTES = 1 << 16
@@ -13,6 +13,19 @@ _AEDAT_RE = re.compile(rb"#!AER-DAT(\d+)\.(\d+)")
 _EVT_RE = re.compile(rb"\bevt\s*([23])(?:\.0)?\b", re.IGNORECASE)
 _EXTENSIONS = {".bin": "bin", ".bs2": "bin", ".npy": "npy", ".npz": "npz", ".aedat4": "aedat4"}
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+# Extensions whose formats always open with a text header; without it the bytes would be
+# decoded as garbage, so sniffing stops with the header the format needs. (AEDAT 1.0 may in
+# principle be headerless, but such a file cannot be told from any other bytes.)
+_AEDAT_HEADER = (b"#", "'#' header lines, as every AEDAT 1.0-4.0 file starts (e.g. "
+                 "'#!AER-DAT2.0'); headerless AEDAT 1.0 is not supported")
+_HEADER_REQUIRED = {
+    ".aedat": _AEDAT_HEADER,
+    ".dat": _AEDAT_HEADER,
+    ".aedat4": (b"#", "the AEDAT 4.0 magic '#!AER-DAT4.0\\r\\n'"),
+    ".raw": (b"%", "Prophesee '% ' header lines naming the encoding ('% evt 2.0', "
+             "'% evt 3.0' or '% format EVT2/EVT3'); a headerless stream needs an explicit "
+             "format='evt2'/'evt3' and sensor_size"),
+}
 
 
 def _unknown(path: str, head: bytes, why: str) -> UnknownFormatError:
@@ -52,8 +65,9 @@ def sniff_format(path: PathLike) -> str:
     ``4.0`` -> aedat4; a ``%`` header naming ``evt 2.0``/``evt 3.0`` (or ``format EVT2/EVT3``)
     -> evt2/evt3; ``\\x93NUMPY`` -> npy; zip magic -> npz; then ``.bin``/``.bs2`` -> bin,
     ``.npy``, ``.npz``, ``.aedat4``; a ``#`` header without version line in a ``.aedat`` file
-    -> aedat2. Raises :class:`EmptyFileError` for a 0-byte file and
-    :class:`UnknownFormatError` otherwise.
+    -> aedat2. Raises :class:`EmptyFileError` for a 0-byte file, :class:`HeaderError` (offset
+    0) for a ``.aedat``/``.dat``/``.aedat4`` file not starting with ``#`` or a ``.raw`` file
+    not starting with ``%``, and :class:`UnknownFormatError` otherwise.
     """
     spath = os.fspath(path)
     with open(spath, "rb") as fh:
@@ -80,6 +94,10 @@ def sniff_format(path: PathLike) -> str:
             if m:
                 return "evt2" if m.group(1) == b"2" else "evt3"
         raise _unknown(spath, head, "a '%' (Prophesee RAW) header naming no EVT 2.0/3.0 encoding")
+    marker, expected = _HEADER_REQUIRED.get(ext, (b"", ""))
+    if marker and not head.startswith(marker):
+        raise HeaderError(spath, f"a {ext} file without a '{marker.decode()}' header line: it "
+                          f"starts with {head[:16]!r}", offset=0, expected=expected)
     if ext in _EXTENSIONS:
         return _EXTENSIONS[ext]
     raise _unknown(spath, head, f"neither the header nor the extension {ext or '(none)'!r} "

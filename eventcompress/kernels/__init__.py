@@ -4,7 +4,8 @@
 * :mod:`.filters`: denoise, refractory period, hot-pixel removal (``Events -> Events``).
 * :mod:`.transforms`: frozen configuration classes for those steps.
 * :mod:`.pipeline`: :class:`Pipeline`, a hashable chain of steps plus a representation.
-* :mod:`.packed`: :class:`PackedEvents`, many streams in flat arrays for batch kernels.
+* :mod:`.packed`: :class:`PackedEvents`, many streams in flat arrays for batch kernels
+  (:class:`PackBuffers` to pack chunk after chunk into reused memory).
 * :mod:`.batch`: :func:`process_many`, one pipeline over many recordings in parallel.
 * :mod:`.frames`, :mod:`.stc`, :mod:`.representations`: dense representations (frames, STC)
   and their configurations :class:`FrameConfig`, :class:`STCConfig`. The function
@@ -26,7 +27,7 @@ from .geometry import (
     resize,
     shift_time_to_zero,
 )
-from .packed import PackedEvents, uniforms
+from .packed import PackBuffers, PackedEvents, uniforms
 from .pipeline import Pipeline, config_class, config_from_dict
 from .representations import FrameConfig, STCConfig
 from .stc import compress_events
@@ -59,6 +60,7 @@ __all__ = [
     "FlipPolarity",
     "FlipUD",
     "FrameConfig",
+    "PackBuffers",
     "PackedEvents",
     "Pipeline",
     "RandomCrop",

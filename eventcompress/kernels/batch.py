@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import (
     Executor,
@@ -30,7 +31,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..events import Events
-from .packed import PackedEvents
+from .packed import PackBuffers, PackedEvents
 from .pipeline import Pipeline
 
 __all__ = ["process_many"]
@@ -58,14 +59,27 @@ def _note(exc: BaseException, where: str) -> None:
         exc.add_note(f"(while processing {where} in process_many)")
 
 
+def _thread_buffers(local: threading.local | None) -> PackBuffers | None:
+    """This worker thread's pack buffers for the current ``process_many`` call."""
+    if local is None:
+        return None
+    buffers = getattr(local, "buffers", None)
+    if buffers is None:
+        buffers = local.buffers = PackBuffers()
+    return buffers
+
+
 def _fill(out: np.ndarray, events_list: Sequence[Events], pipeline: Pipeline, lo: int, hi: int,
-          first_index: int, epoch: int, shown_offset: int = 0) -> int:
+          first_index: int, epoch: int, shown_offset: int = 0,
+          local: threading.local | None = None) -> int:
     """Compute samples ``lo:hi`` into ``out[lo:hi]``; error notes number the samples from
-    ``shown_offset`` (their position in the caller's list)."""
+    ``shown_offset`` (their position in the caller's list). With ``local``, each thread packs
+    its chunks into the same reused buffers (the packed chunk does not outlive this call)."""
     chunk = [events_list[i] for i in range(lo, hi)]
     indices = np.arange(first_index + lo, first_index + hi, dtype=np.int64)
     try:
-        packed = pipeline.transform_packed(PackedEvents.pack(chunk), indices, epoch=epoch)
+        packed = PackedEvents.pack(chunk, _thread_buffers(local))
+        packed = pipeline.transform_packed(packed, indices, epoch=epoch)
     except Exception as exc:
         _note(exc, f"samples {shown_offset + lo}..{shown_offset + hi - 1}")
         raise
@@ -146,10 +160,13 @@ def process_many(
     jobs = min(jobs, n)
     size = min(_MAX_CHUNK, max(1, math.ceil(n / (jobs * _CHUNKS_PER_JOB))))
     bounds = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+    # Per call, so that the buffers are freed on return (a chunk may hold many megabytes).
+    local = threading.local()
     with tqdm(total=n, disable=quiet, unit="sample", desc="process_many") as bar:
         if jobs == 1:
             for lo, hi in bounds:
-                bar.update(_fill(out, events_list, pipeline, lo, hi, start_index, epoch))
+                bar.update(_fill(out, events_list, pipeline, lo, hi, start_index, epoch,
+                                 local=local))
             return out
         pool: Executor
         if backend == "threads":
@@ -162,7 +179,7 @@ def process_many(
             for lo, hi in bounds:
                 if backend == "threads":
                     fut = pool.submit(_fill, out, events_list, pipeline, lo, hi, start_index,
-                                      epoch)
+                                      epoch, local=local)
                 else:
                     fut = pool.submit(_process_chunk, [events_list[i] for i in range(lo, hi)],
                                       pipeline, lo, start_index, epoch)

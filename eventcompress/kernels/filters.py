@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 _NEVER = np.iinfo(np.int64).min
+_INT64_MAX = np.iinfo(np.int64).max
 
 # Hot-pixel threshold modes of _hot_pixel_mask.
 _NO_THRESHOLD, _MAX_COUNT, _MAX_RATE, _MEAN_MULTIPLE = 0, 1, 2, 3
@@ -76,35 +77,58 @@ def _compact(x, y, t, p, keep, offsets):
 
 
 @njit(cache=True, nogil=True)
-def _denoise_mask(x, y, t, offsets, window, initial):
+def _denoise_mask(x, y, t, offsets, window, initial, top):
     # expiry[pixel] = last timestamp seen there + window; a 4-neighbour whose expiry lies after
     # the current timestamp supports the event. The event's own pixel is updated first and
     # never consulted, as in tonic. Float or int64 arithmetic follows the type of ``initial``.
+    # In int64 the sum saturates at 2**63 - 1 for timestamps above ``top`` = 2**63 - 1 - window
+    # (a float window passes top = inf), and ``beyond`` marks the saturated pixels: such a
+    # neighbour also supports an event at t = 2**63 - 1, which the stored 2**63 - 1 alone would
+    # not. Both are off the hot path: they only act within ``window`` of the int64 maximum.
     keep = np.zeros(t.shape[0], np.bool_)
     for s in range(offsets.shape[0] - 1):
         a, b = offsets[s], offsets[s + 1]
         w, h = _extent(x, y, a, b)
         expiry = np.full(w * h, initial)
+        beyond = np.zeros(w * h, np.bool_)
+        any_beyond = False
         for i in range(a, b):
             xi = np.int64(x[i])
             yi = np.int64(y[i])
             ti = t[i]
             k = yi * w + xi
-            expiry[k] = ti + window
+            if ti > top:
+                expiry[k] = _INT64_MAX
+                beyond[k] = True
+                any_beyond = True
+            else:
+                expiry[k] = ti + window
+                if any_beyond:
+                    beyond[k] = False
             keep[i] = (
                 (xi > 0 and expiry[k - 1] > ti)
                 or (xi < w - 1 and expiry[k + 1] > ti)
                 or (yi > 0 and expiry[k - w] > ti)
                 or (yi < h - 1 and expiry[k + w] > ti)
             )
+            if ti == _INT64_MAX and any_beyond and not keep[i]:
+                keep[i] = (
+                    (xi > 0 and beyond[k - 1])
+                    or (xi < w - 1 and beyond[k + 1])
+                    or (yi > 0 and beyond[k - w])
+                    or (yi < h - 1 and beyond[k + w])
+                )
     return keep
 
 
 @njit(cache=True, nogil=True)
-def _refractory_mask(x, y, t, offsets, period, initial, strict):
+def _refractory_mask(x, y, t, offsets, period, initial, strict, integer):
     # last[pixel] = timestamp of the pixel's previous event, kept or not (tonic's rule: a
-    # dropped event restarts the dead time too). Float or int64 arithmetic follows ``initial``.
+    # dropped event restarts the dead time too). Float or int64 arithmetic follows ``initial``;
+    # in int64 (``integer``) t - last is formed as an unsigned difference, which is exact for
+    # any two int64 timestamps instead of wrapping.
     keep = np.zeros(t.shape[0], np.bool_)
+    span = np.uint64(period) if integer else np.uint64(0)
     for s in range(offsets.shape[0] - 1):
         a, b = offsets[s], offsets[s + 1]
         w, h = _extent(x, y, a, b)
@@ -116,6 +140,8 @@ def _refractory_mask(x, y, t, offsets, period, initial, strict):
             if strict and not seen[k]:
                 keep[i] = True
                 seen[k] = True
+            elif integer:
+                keep[i] = ti > last[k] and np.uint64(ti) - np.uint64(last[k]) > span
             else:
                 keep[i] = ti - last[k] > period
             last[k] = ti
@@ -177,6 +203,12 @@ def _non_negative(value: float, name: str) -> float:
     return v
 
 
+def _whole_us(value: int, name: str) -> int:
+    if value > _INT64_MAX:
+        raise ValueError(f"{name} must be below 2**63 microseconds, got {value}")
+    return value
+
+
 # -- denoise / refractory -------------------------------------------------------------------
 def denoise_packed(packed: PackedEvents, filter_time: float, *, tonic_compatible: bool = True
                    ) -> PackedEvents:
@@ -184,12 +216,13 @@ def denoise_packed(packed: PackedEvents, filter_time: float, *, tonic_compatible
     if tonic_compatible and not value.is_integer():
         # tonic adds a float window to the timestamps; float64 arithmetic reproduces its
         # rounding bit for bit (e.g. for a window far below one microsecond)
-        window, initial = value, value
+        window, initial, top = value, value, math.inf
     else:
-        window = math.ceil(value)
+        window = _whole_us(math.ceil(value), "filter_time")
         initial = window if tonic_compatible else _NEVER
+        top = _INT64_MAX - window
     return _filtered(packed, _denoise_mask(packed.x, packed.y, packed.t, packed.offsets,
-                                           window, initial))
+                                           window, initial, top))
 
 
 def denoise(events: Events, filter_time: float, *, tonic_compatible: bool = True) -> Events:
@@ -213,12 +246,12 @@ def refractory_period_packed(packed: PackedEvents, period: float, *,
                              tonic_compatible: bool = True) -> PackedEvents:
     value = _non_negative(period, "period")
     if tonic_compatible and not value.is_integer():
-        span, initial = value, -value  # float64, as tonic computes it
+        span, initial, integer = value, -value, False  # float64, as tonic computes it
     else:
-        span = math.floor(value)
-        initial = -span
+        span = _whole_us(math.floor(value), "period")
+        initial, integer = -span, True
     keep = _refractory_mask(packed.x, packed.y, packed.t, packed.offsets, span, initial,
-                            not tonic_compatible)
+                            not tonic_compatible, integer)
     return _filtered(packed, keep)
 
 

@@ -101,6 +101,15 @@ def _check_overlap(mode: str, overlap, value) -> None:
         raise ValueError(f"overlap for event_count is a number of events, got {overlap}")
 
 
+def resolve_include_incomplete(include_incomplete: bool | None, edges: str, mode: str) -> bool:
+    """The effective ``include_incomplete``: ``None`` keeps the shorter last slice on the fixed
+    grid (so no event is dropped, tonic issue #181) and drops it with ``edges="tonic"`` (tonic's
+    default); the ``n_*`` modes and SpikingJelly's rule have no incomplete slice."""
+    if include_incomplete is None:
+        return edges == "fixed" and mode in ("time_window", "event_count")
+    return bool(include_incomplete)
+
+
 def check_frame_arguments(
     *,
     n_time_bins=None,
@@ -108,7 +117,7 @@ def check_frame_arguments(
     event_count=None,
     n_event_bins=None,
     overlap=0.0,
-    include_incomplete=False,
+    include_incomplete=None,
     start_time=None,
     end_time=None,
     edges="fixed",
@@ -124,6 +133,8 @@ def check_frame_arguments(
     value = {"time_window": time_window, "event_count": event_count,
              "n_time_bins": n_time_bins, "n_event_bins": n_event_bins}[mode]
     _check_overlap(mode, overlap, value)
+    if include_incomplete is not None and not isinstance(include_incomplete, (bool, np.bool_)):
+        raise ValueError(f"include_incomplete must be True, False or None, got {include_incomplete!r}")
     if include_incomplete and mode in ("n_time_bins", "n_event_bins"):
         raise ValueError(f"include_incomplete applies to time_window and event_count, not {mode}")
     for name, v in (("start_time", start_time), ("end_time", end_time)):
@@ -151,7 +162,7 @@ def frames(
     event_count: int | None = None,
     n_event_bins: int | None = None,
     overlap: float = 0.0,
-    include_incomplete: bool = False,
+    include_incomplete: bool | None = None,
     start_time: int | None = None,
     end_time: int | None = None,
     edges: Edges = "fixed",
@@ -170,7 +181,9 @@ def frames(
     event + 1 us) without dropping events; ``edges="tonic"`` reproduces
     ``tonic.transforms.ToFrame`` exactly; ``edges="spikingjelly"`` reproduces SpikingJelly's
     ``integrate_events_by_fixed_frames_number`` (``n_time_bins`` = split by time,
-    ``n_event_bins`` = split by number).
+    ``n_event_bins`` = split by number). ``include_incomplete=None`` (the default) keeps the
+    shorter last slice of ``time_window`` / ``event_count`` on the fixed grid and drops it with
+    ``edges="tonic"``, as tonic does; ``False`` drops it on the fixed grid too.
 
     ``polarity``: "split" (P=2, channel 0 = OFF, 1 = ON), "merge" (P=1, all events) or "signed"
     (P=1, ON - OFF). Counts beyond the range of ``dtype`` saturate, or raise OverflowError with
@@ -184,6 +197,7 @@ def frames(
         start_time=start_time, end_time=end_time, edges=edges, polarity=polarity, dtype=dtype,
         on_overflow=on_overflow,
     )
+    include_incomplete = resolve_include_incomplete(include_incomplete, edges, mode)
     pmode = POLARITY_MODES[polarity]
     w, h = events.sensor_size
     n_ch = n_channels(polarity)
@@ -337,7 +351,7 @@ def frame_count(
     event_count: int | None = None,
     n_event_bins: int | None = None,
     overlap: float = 0.0,
-    include_incomplete: bool = False,
+    include_incomplete: bool | None = None,
     start_time: int | None = None,
     end_time: int | None = None,
     edges: Edges = "fixed",
@@ -350,7 +364,8 @@ def frame_count(
         return int(n_event_bins)
     if edges == "fixed" and time_window is not None and start_time is not None \
             and end_time is not None:
-        lo, _ = slices.sliding_windows(int(start_time), int(end_time) - int(start_time),
-                                       time_window, overlap, include_incomplete)
+        lo, _ = slices.sliding_windows(
+            int(start_time), int(end_time) - int(start_time), time_window, overlap,
+            resolve_include_incomplete(include_incomplete, edges, "time_window"))
         return len(lo)
     return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..errors import FormatError
 from ..events import Events
 from .packed import PackedEvents, scaled_draws
 
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 _T_MIN = np.iinfo(np.int64).min
+_T_MAX = np.iinfo(np.int64).max
 
 
 # -- kernels --------------------------------------------------------------------------------
@@ -164,17 +166,24 @@ def _is_sorted(t):
 
 @njit(cache=True, nogil=True)
 def _shift_to_zero(t, offsets):
+    # Returns (shifted t, -1) or, when some sample's t_max - t_min exceeds int64 (it would
+    # wrap around), (partial output, that sample's index).
     out = np.empty(t.shape[0], np.int64)
     for k in range(offsets.shape[0] - 1):
         a, b = offsets[k], offsets[k + 1]
         if b > a:
             lo = t[a]
+            hi = t[a]
             for i in range(a + 1, b):
                 if t[i] < lo:
                     lo = t[i]
+                if t[i] > hi:
+                    hi = t[i]
+            if lo < 0 and hi > _T_MAX + lo:
+                return out, k
             for i in range(a, b):
                 out[i] = t[i] - lo
-    return out
+    return out, -1
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -347,10 +356,31 @@ def crop_time(events: Events, start: int | None = None, end: int | None = None) 
     return _one(events, crop_time_packed(PackedEvents.single(events), start, end))
 
 
-def shift_time_to_zero_packed(packed: PackedEvents) -> PackedEvents:
-    return packed.replace(t=_shift_to_zero(packed.t, packed.offsets))
+def _span_error(packed: PackedEvents, k: int, path: str | None) -> FormatError:
+    a, b = int(packed.offsets[k]), int(packed.offsets[k + 1])
+    t = packed.t[a:b]
+    lo, hi = int(t.min()), int(t.max())
+    where = "" if len(packed) == 1 else f"sample {k}: "
+    return FormatError(
+        path,
+        f"{where}field t spans [{lo}, {hi}], a span of {hi - lo} us, beyond the int64 range; "
+        "t - min(t) would wrap around",
+        row=int(np.argmax(t)), expected=f"max(t) - min(t) <= {_T_MAX} (2**63 - 1)",
+    )
+
+
+def shift_time_to_zero_packed(packed: PackedEvents, path: str | None = None) -> PackedEvents:
+    t, bad = _shift_to_zero(packed.t, packed.offsets)
+    if bad >= 0:
+        raise _span_error(packed, int(bad), path)
+    return packed.replace(t=t)
 
 
 def shift_time_to_zero(events: Events) -> Events:
-    """Subtract the smallest timestamp so the stream starts at ``t = 0``."""
-    return _one(events, shift_time_to_zero_packed(PackedEvents.single(events)))
+    """Subtract the smallest timestamp so the stream starts at ``t = 0``.
+
+    Raises :class:`~eventcompress.errors.FormatError` (naming the field ``t``, its span and the
+    row of the latest event) when ``max(t) - min(t)`` does not fit int64.
+    """
+    packed = PackedEvents.single(events)
+    return _one(events, shift_time_to_zero_packed(packed, events.metadata.get("path")))

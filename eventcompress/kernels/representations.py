@@ -57,7 +57,7 @@ class FrameConfig(FrozenConfig):
     event_count: int | None = None
     n_event_bins: int | None = None
     overlap: float = 0.0
-    include_incomplete: bool = False
+    include_incomplete: bool | None = None
     start_time: int | None = None
     end_time: int | None = None
     edges: str = "fixed"
@@ -65,7 +65,9 @@ class FrameConfig(FrozenConfig):
     dtype: str = "int16"
     on_overflow: str = "saturate"
 
-    schema_version: ClassVar[int] = 1
+    # 2: include_incomplete defaults to None, stored resolved (True for time_window /
+    # event_count on the fixed grid, where version 1 stored False and dropped the tail).
+    schema_version: ClassVar[int] = 2
 
     def __post_init__(self) -> None:
         src = type(self).__name__
@@ -74,13 +76,17 @@ class FrameConfig(FrozenConfig):
                 _set(self, name, _integral_to_int(getattr(self, name)))
             _set(self, "time_window", _integral_to_int(self.time_window))
             _set(self, "overlap", float(self.overlap))
-            _set(self, "include_incomplete", bool(self.include_incomplete))
+            if isinstance(self.include_incomplete, np.bool_):
+                _set(self, "include_incomplete", bool(self.include_incomplete))
             _optional_int(self, "start_time")
             _optional_int(self, "end_time")
-            _, _, dt = _frames.check_frame_arguments(
+            mode, _, dt = _frames.check_frame_arguments(
                 **self._kwargs(), polarity=self.polarity, dtype=self.dtype,
                 on_overflow=self.on_overflow,
             )
+            # Stored resolved, so that the default and its explicit value hash alike.
+            _set(self, "include_incomplete", _frames.resolve_include_incomplete(
+                self.include_incomplete, self.edges, mode))
             _set(self, "dtype", dt.name)
             # Not a field: derived once here so that calls skip validation.
             _set(self, "_plan", _frame_batch.frame_plan(self._kwargs(), self.polarity, dt,

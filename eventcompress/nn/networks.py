@@ -40,7 +40,7 @@ from .blocks import (
     SpikeMaxPool2d,
     TemporalDropout,
 )
-from .neurons import make_neuron
+from .neurons import make_neuron, neuron_keywords
 from .registry import register_model
 
 __all__ = ["ARCHITECTURES", "DATASETS", "VARIANTS", "LinearBNNeuron", "NetworkConfig",
@@ -67,12 +67,17 @@ class NetworkConfig(FrozenConfig):
     readout: str = "membrane"
     n_thresholds: int = 1
     theta: float = 1.0
-    thresholds: str = "linear"
+    thresholds: str | tuple[float, ...] = "linear"  # "linear", "geometric" or the values
+    threshold_ratio: float = 2.0
     tau0: float = 2.0
     surrogate: str = "rect"
     surrogate_width: float = 1.0
+    surrogate_alpha: float | None = None
     reset: str = "soft"
+    v_reset: float = 0.0
+    detach_reset: bool = False
     per_channel: bool = False
+    T_equiv: int = 4
     beta0: float = 0.5
     time_first: bool = True
 
@@ -83,11 +88,9 @@ class NetworkConfig(FrozenConfig):
 
     @property
     def neuron_kwargs(self) -> dict[str, Any]:
-        if self.neuron == "relu":
-            return {}
-        return {"theta": self.theta, "n_thresholds": self.n_thresholds,
-                "thresholds": self.thresholds, "tau0": self.tau0, "surrogate": self.surrogate,
-                "surrogate_width": self.surrogate_width, "reset": self.reset}
+        """The neuron settings the kind ``self.neuron`` takes (see ``make_neuron``)."""
+        accepted = neuron_keywords(self.neuron)
+        return {key: getattr(self, key) for key in _NEURON_FIELDS if key in accepted}
 
 
 #: Per-dataset topology: input, classes, conv channels, pooled blocks, hidden width.
@@ -117,6 +120,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "_doc": "ReLU network of the same topology (ANN baseline)"},
 }
 
+# NetworkConfig fields handed to make_neuron (each kind takes those it understands).
+_NEURON_FIELDS = ("theta", "n_thresholds", "thresholds", "threshold_ratio", "tau0", "surrogate",
+                  "surrogate_width", "surrogate_alpha", "reset", "v_reset", "detach_reset",
+                  "T_equiv")
 _POOLS = ("max", "avg")
 _BLOCKS = ("scb", "convbn", "stcb")
 
@@ -251,11 +258,39 @@ def _validate(c: NetworkConfig) -> None:
         raise bad("pool", f"must be one of {', '.join(_POOLS)}")
     if c.block not in _BLOCKS:
         raise bad("block", f"must be one of {', '.join(_BLOCKS)}")
+    _validate_neuron_settings(c)
     h, w = c.input_size
     factor = 2 ** len(set(c.pool_after))
     if h // factor < 1 or w // factor < 1:
         raise ConfigError(f"{h}x{w} input is too small for {len(set(c.pool_after))} 2x2 poolings",
                           key="input_size")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _validate_neuron_settings(c: NetworkConfig) -> None:
+    """Types of the neuron settings; their values are checked by the neurons themselves."""
+    if not isinstance(c.thresholds, str) and not (
+            isinstance(c.thresholds, tuple) and c.thresholds
+            and all(_is_number(v) for v in c.thresholds)):
+        raise ConfigError(f"must be 'linear', 'geometric' or a non-empty list of numbers, got "
+                          f"{c.thresholds!r}", key="thresholds")
+    for key in ("threshold_ratio", "v_reset"):
+        if not _is_number(getattr(c, key)):
+            raise ConfigError(f"must be a number, got {getattr(c, key)!r}", key=key)
+    if c.surrogate_alpha is not None and not _is_number(c.surrogate_alpha):
+        raise ConfigError(f"must be a number (or absent), got {c.surrogate_alpha!r}",
+                          key="surrogate_alpha")
+    if not isinstance(c.detach_reset, bool):
+        raise ConfigError(f"must be true or false, got {c.detach_reset!r}", key="detach_reset")
+    if not (isinstance(c.T_equiv, int) and not isinstance(c.T_equiv, bool) and c.T_equiv >= 1):
+        raise ConfigError(f"must be an integer >= 1, got {c.T_equiv!r}", key="T_equiv")
+    if c.block == "stcb" and c.thresholds != "linear":
+        # The STCB count-rate gradient r'(s) = 1/theta assumes equally spaced levels.
+        raise ConfigError(f"the STCB blocks support only linear thresholds i * theta, got "
+                          f"{c.thresholds!r}", key="thresholds")
 
 
 def build_network(dataset: str, variant: str, **overrides: Any) -> SpikingNet:
@@ -283,6 +318,8 @@ def build_network(dataset: str, variant: str, **overrides: Any) -> SpikingNet:
     settings["input_size"] = _size_pair(settings["input_size"])
     for key in ("channels", "pool_after"):
         settings[key] = tuple(settings[key])
+    if isinstance(settings["thresholds"], list):
+        settings["thresholds"] = tuple(settings["thresholds"])
     config = NetworkConfig(dataset=dataset, variant=variant, block=VARIANTS[variant]["block"],
                            neuron=VARIANTS[variant]["neuron"], **settings)
     _validate(config)

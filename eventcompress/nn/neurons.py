@@ -21,7 +21,7 @@ from . import functional as F
 from .surrogates import Surrogate, get_surrogate
 
 __all__ = ["NEURON_KINDS", "SpikingNeuron", "MTLIF", "LIF", "PLIF", "IFNeuron", "S3NNNeuron",
-           "ReLUNeuron", "make_neuron", "tau_to_logit"]
+           "ReLUNeuron", "make_neuron", "neuron_keywords", "tau_to_logit"]
 
 NEURON_KINDS = ("mtlif", "lif", "plif", "if", "s3nn", "relu")
 
@@ -220,6 +220,14 @@ _ACCEPTED: dict[str, set[str]] = {
 }
 _CLASSES = {"mtlif": MTLIF, "lif": LIF, "plif": PLIF, "if": IFNeuron, "s3nn": S3NNNeuron,
             "relu": ReLUNeuron}
+
+
+def neuron_keywords(kind: str) -> frozenset[str]:
+    """The keywords neuron ``kind`` uses (the common ones it ignores are not included)."""
+    if kind not in _ACCEPTED:
+        raise ConfigError(f"unknown neuron {kind!r}; expected one of {', '.join(NEURON_KINDS)}",
+                          key="neuron")
+    return frozenset(_ACCEPTED[kind])
 
 
 def make_neuron(kind: str, **kwargs: Any) -> nn.Module:

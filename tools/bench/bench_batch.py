@@ -20,7 +20,13 @@ memory map or a cache): the first includes page-faulting the output (74 KB per S
 which does not scale with threads. Also printed: the plain Python loop
 ``[pipeline(e) for e in streams]`` for reference. Processes include the pool start-up (spawn).
 
-Run: ``python tools/bench/bench_batch.py [--quick]``.
+The runs with 1 and 2 workers alternate and each figure is the best of ``--repeat`` runs, so
+that load from other processes on a shared machine disturbs both alike. The last row,
+"machine check", runs a GIL-free Numba busy loop in 8 parts on 1 and 2 threads: the speed-up the
+machine itself delivered during the run (about 2x on two idle cores); read the other rows
+against it.
+
+Run: ``python tools/bench/bench_batch.py [--quick] [--repeat N]``.
 """
 
 from __future__ import annotations
@@ -114,22 +120,50 @@ def load_streams(count: int) -> tuple[list[Events], str]:
 
 
 def best_of(fn, repeat: int) -> float:
-    fn()  # warm-up: JIT, thread/process start
-    best = float("inf")
+    return interleaved_best({0: fn}, repeat)[0]
+
+
+def interleaved_best(fns: dict, repeat: int) -> dict:
+    """Best seconds per call of each function, the functions taking turns ``repeat`` times."""
+    for fn in fns.values():
+        fn()  # warm-up: JIT, thread/process start
+    best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
+        for key, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[key] = min(best[key], time.perf_counter() - start)
     return best
+
+
+@njit(cache=True, nogil=True)
+def _busy(n):
+    acc = 0.0
+    for i in range(n):
+        acc += (i % 7) * 0.5
+    return acc
+
+
+def machine_check(workers: list[int], repeat: int) -> dict:
+    """Seconds of a fixed GIL-free workload (8 parts) on each number of threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(n_threads: int) -> None:
+        with ThreadPoolExecutor(n_threads) as pool:
+            list(pool.map(_busy, [2_500_000] * 8))
+
+    return interleaved_best({w: (lambda w=w: run(w)) for w in workers}, repeat)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="400 streams instead of 2,000")
     parser.add_argument("--quiet", "-q", action="store_true", help="accepted for run_all")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="runs per figure, best taken (default 5 quick, 7 full)")
     args = parser.parse_args()
     count = 400 if args.quick else 2_000
-    repeat = 3 if args.quick else 5
+    repeat = args.repeat or (5 if args.quick else 7)
     streams, source = load_streams(count)
     stc = STCConfig(steps=8, tau_s=30_000.0)
     filters = (Denoise(5_000), RefractoryPeriod(1_000))
@@ -147,12 +181,12 @@ def main() -> None:
     for name, pipe in pipelines.items():
         loop = best_of(lambda pipe=pipe: [pipe(e, sample_index=i)
                                           for i, e in enumerate(streams)], repeat)
-        times = {w: best_of(lambda pipe=pipe, w=w: process_many(streams, pipe, n_jobs=w),
-                            repeat) for w in workers}
+        times = interleaved_best({w: (lambda pipe=pipe, w=w: process_many(streams, pipe,
+                                                                           n_jobs=w))
+                                  for w in workers}, repeat)
         out = np.zeros((count, *pipe.output_shape(streams[0].sensor_size)), pipe.output_dtype)
-        pre = {w: best_of(lambda pipe=pipe, w=w, out=out: process_many(streams, pipe, n_jobs=w,
-                                                                        out=out),
-                          repeat) for w in workers}
+        pre = interleaved_best({w: (lambda pipe=pipe, w=w, out=out: process_many(
+            streams, pipe, n_jobs=w, out=out)) for w in workers}, repeat)
         procs = best_of(lambda pipe=pipe: process_many(streams, pipe, n_jobs=2,
                                                         backend="processes"), 1)
         row = [name, f"{loop / count * 1e6:,.1f}", f"{count / times[1]:,.0f}"]
@@ -175,10 +209,14 @@ def main() -> None:
         with ThreadPoolExecutor(n_jobs) as pool:
             list(pool.map(one, range(len(chunks))))
 
-    st = {w: best_of(lambda w=w: run_steps(w), repeat) for w in workers}
+    st = interleaved_best({w: (lambda w=w: run_steps(w)) for w in workers}, repeat)
     rows.append(["steps only (Denoise+Refractory, packed)", "-", f"{count / st[1]:,.0f}"]
                 + [f"{st[w] / count * 1e6:,.1f}" for w in workers]
                 + [f"{st[1] / st[2]:.2f}x", "-", "-", "-", "-"])
+    mc = machine_check(workers, repeat)
+    rows.append(["machine check (GIL-free busy loop, ms per run)", "-", "-"]
+                + [f"{mc[w] * 1e3:,.1f}" for w in workers]
+                + [f"{mc[1] / mc[2]:.2f}x", "-", "-", "-", "-"])
 
     head = (["pipeline", "Python loop (us/sample)", "threads x1 (samples/s)"]
             + [f"threads x{w} (us/sample)" for w in workers]
