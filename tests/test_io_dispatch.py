@@ -217,3 +217,26 @@ def test_aedat4_extension_without_magic_reaches_the_reader(tmp_path: Path) -> No
     # a '#' file with the .aedat4 extension but no magic reaches the reader's own check
     (tmp_path / "bad.aedat4").write_bytes(b"# not the magic\r\n")
     assert sniff_format(tmp_path / "bad.aedat4") == "aedat4"
+
+
+@pytest.mark.parametrize("fmt,size", [("bin", (34, 34)), ("aedat2", (128, 128)),
+                                      ("aedat3", (128, 128))])
+def test_mapped_and_read_files_decode_identically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  fmt: str, size: tuple[int, int]) -> None:
+    from eventcompress.io import _common
+
+    rng = np.random.default_rng(3)
+    n = 30_000  # > the 64 KiB first read, so both paths take the large-file branch
+    events = Events(rng.integers(0, 34, n), rng.integers(0, 34, n),
+                    np.sort(rng.integers(0, 2**22, n)), rng.integers(0, 2, n), size)
+    path = tmp_path / f"e.{fmt}"
+    write(path, events, fmt)
+    monkeypatch.setattr(_common, "_MAP_FROM", 1 << 62)
+    copied = read(path)
+    monkeypatch.setattr(_common, "_MAP_FROM", 1)
+    assert not _common.read_file_bytes(str(path)).flags.writeable  # really mapped
+    mapped = read(path)
+    for field in "xytp":
+        assert np.array_equal(getattr(mapped, field), getattr(copied, field)), field
+        assert np.array_equal(getattr(mapped, field), getattr(events, field)), field
+        assert getattr(mapped, field).flags.writeable, field  # decoded arrays are not the map

@@ -17,7 +17,6 @@ from . import _frame_slices as slices
 from ._binning import (
     POLARITY_MODES,
     accumulate_ranges,
-    accumulate_sorted_bins,
     accumulate_windows,
     first_decrease,
 )
@@ -267,19 +266,10 @@ def _frames_fixed(events, mode, value, overlap, include_incomplete, start_time, 
         lo, hi = slices.sliding_windows(start, end - start, value, overlap, include_incomplete)
     lo_a, hi_a = np.array(lo, dtype=np.int64), np.array(hi, dtype=np.int64)
     n = len(events)
-    if len(lo) and np.array_equal(lo_a[1:], hi_a[:-1]):
-        # Adjacent windows (no overlap): one pass over the stream, if it is sorted.
-        acc = Accumulator((len(lo), n_ch, h, w), dt, pmode, n, on_overflow)
-        bad, n_over, first_over, _ = accumulate_sorted_bins(
-            events.x, events.y, events.t, events.p, np.append(lo_a, hi_a[-1]), acc.buf,
-            acc.mode, acc.cap,
-        )
-        if bad >= 0:
-            raise _coordinate_error(events, bad)
-        if bad == -1:
-            return acc.finish(n_over, first_over)
-    elif first_decrease(events.t) < 0:
-        # Overlapping windows on a sorted stream are index ranges.
+    if first_decrease(events.t) < 0:
+        # On a sorted stream every window is an index range: a binary search per edge, then
+        # a loop over events with no per-event time test (measured faster than one pass that
+        # compares each t with the next edge, see docs/benchmarks.md).
         lo_i, hi_i = np.searchsorted(events.t, lo_a), np.searchsorted(events.t, hi_a)
         acc = Accumulator((len(lo), n_ch, h, w), dt, pmode, _longest(lo_i, hi_i, n), on_overflow)
         return _run_ranges(events, lo_i, hi_i, acc)

@@ -148,6 +148,7 @@ def bench_size(n: int, timing: dict) -> list[list]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200k events only, fewer repeats")
+    parser.add_argument("--quiet", "-q", action="store_true", help="accepted for run_all")
     args = parser.parse_args()
     single_thread()
     sizes = [200_000] if args.quick else [200_000, 2_000_000]

@@ -92,6 +92,7 @@ def agrees(ours: Events, ref: np.ndarray | tuple, fields: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="~2 M-event synthetic files")
+    parser.add_argument("--quiet", "-q", action="store_true", help="accepted for run_all")
     args = parser.parse_args()
     target = 2_000_000 if args.quick else 10_000_000
     timing = {"repeat": 3, "min_time": 0.1} if args.quick else {"repeat": 5, "min_time": 0.3}
