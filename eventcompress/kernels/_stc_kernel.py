@@ -156,8 +156,8 @@ def _windows(t, a, b, steps, edges_count, has_start, start_time, has_end, end_ti
             begin[k] = t0 + _ceil_frac(k, q, r, steps)
             end[k] = t0 + _ceil_frac(k + 1, q, r, steps)
             lo[k] = i
-            while i < b and t[i] < end[k]:
-                i += 1
+            # binary search: a linear scan here would be one more pass over every event
+            i += np.searchsorted(t[i:b], end[k])
             hi[k] = i
         return OK
     per = (b - a) // steps
