@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import CoordinateRangeError, EmptyFileError, HeaderError, TruncatedFileError
+from ._common import read_file_bytes
 
 #: Versions declared by ``% evt X.Y`` or by the first token of ``% format EVTn;...``.
 _FORMAT_TOKEN_TO_VERSION = {"EVT2": "2.0", "EVT21": "2.1", "EVT3": "3.0"}
@@ -261,9 +262,8 @@ def load_payload(
 ) -> tuple[RawHeader, np.ndarray, str]:
     """Read a RAW file: header, payload as a word array, and the path as str.
 
-    The payload goes straight from the file into a NumPy array (``np.fromfile``): NumPy asks
-    the kernel for huge pages on large buffers, which makes the later first-touch writes of the
-    decoded arrays several times cheaper than buffers allocated inside Numba.
+    The payload is a view of the file's bytes as read by
+    :func:`~eventcompress.io._common.read_file_bytes` (memory-mapped from 8 MiB on).
     """
     spath = os.fspath(path)
     header, size = _read_header(spath)
@@ -285,12 +285,15 @@ def load_payload(
             offset=header.payload_offset + whole,
             expected=f"a payload made of whole {itemsize * 8}-bit words",
         )
-    words = np.fromfile(spath, dtype=word_dtype, offset=header.payload_offset)
-    if words.size * itemsize != payload_len:
+    buf = read_file_bytes(spath)
+    if buf.shape[0] != size:
         raise TruncatedFileError(
-            spath, f"read {words.size * itemsize} of {payload_len} payload bytes (file changed?)",
-            offset=header.payload_offset + words.size * itemsize,
+            spath, f"read {buf.shape[0]} of {size} bytes (the file changed while being read?)",
+            offset=min(buf.shape[0], size), expected=f"{size} bytes",
         )
+    # A view, not a copy: the payload offset need not be word-aligned, which NumPy and Numba
+    # allow (unaligned loads on x86-64 and AArch64).
+    words = buf[header.payload_offset:].view(word_dtype)
     return header, words, spath
 
 
