@@ -240,21 +240,19 @@ def resolve_sensor_size(
     )
 
 
-def _read_header(path: str) -> tuple[RawHeader, int]:
-    """Parse the header from the first bytes of the file; returns it and the file size."""
-    size = os.path.getsize(path)
+def _parse_file_header(buf: np.ndarray, path: str) -> RawHeader:
+    """Parse the header from the first bytes of the file's contents ``buf``."""
+    size = buf.shape[0]
     if size == 0:
         raise EmptyFileError(path, "the file is empty", offset=0, expected="a Prophesee RAW file")
     chunk = 1 << 16
-    with open(path, "rb") as fh:
-        while True:
-            head = fh.read(chunk)
-            parsed = parse_header(head, path)
-            # A header reaching the end of the chunk may continue past it: read more.
-            if len(head) >= size or parsed.payload_offset < len(head):
-                return parsed, size
-            fh.seek(0)
-            chunk *= 4
+    while True:
+        head = buf[:chunk].tobytes()
+        parsed = parse_header(head, path)
+        # A header reaching the end of the chunk may continue past it: look further.
+        if len(head) >= size or parsed.payload_offset < len(head):
+            return parsed
+        chunk *= 4
 
 
 def load_payload(
@@ -262,11 +260,14 @@ def load_payload(
 ) -> tuple[RawHeader, np.ndarray, str]:
     """Read a RAW file: header, payload as a word array, and the path as str.
 
-    The payload is a view of the file's bytes as read by
-    :func:`~eventcompress.io._common.read_file_bytes` (memory-mapped from 8 MiB on).
+    The file is read once, by :func:`~eventcompress.io._common.read_file_bytes`
+    (memory-mapped from 8 MiB on); the header is parsed from those bytes and the payload is a
+    view of them.
     """
     spath = os.fspath(path)
-    header, size = _read_header(spath)
+    buf = read_file_bytes(spath)
+    header = _parse_file_header(buf, spath)
+    size = buf.shape[0]
     if header.version is not None and header.version != want_version:
         other = {"2.0": "read_evt2", "3.0": "read_evt3"}.get(header.version)
         hint = f" (use {other})" if other else " (not supported by eventcompress)"
@@ -284,12 +285,6 @@ def load_payload(
             f"ends inside a {itemsize}-byte word",
             offset=header.payload_offset + whole,
             expected=f"a payload made of whole {itemsize * 8}-bit words",
-        )
-    buf = read_file_bytes(spath)
-    if buf.shape[0] != size:
-        raise TruncatedFileError(
-            spath, f"read {buf.shape[0]} of {size} bytes (the file changed while being read?)",
-            offset=min(buf.shape[0], size), expected=f"{size} bytes",
         )
     # A view, not a copy: the payload offset need not be word-aligned, which NumPy and Numba
     # allow (unaligned loads on x86-64 and AArch64).
