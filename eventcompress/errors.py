@@ -83,14 +83,15 @@ class LabelsError(FormatError):
 
 class EventFieldError(EventCompressError, ValueError):
     """An in-memory event field holds a value the :class:`~eventcompress.events.Events` type
-    does not allow (e.g. a polarity outside {0, 1}). ``field``, ``index`` (first bad event) and
-    ``value`` are kept as attributes."""
+    does not allow (e.g. a polarity outside {0, 1}). ``field``, ``index`` (first bad event),
+    ``value`` and ``hint`` are kept as attributes."""
 
     def __init__(self, field: str, index: int, value: Any, expected: str, hint: str = "") -> None:
         self.field = field
         self.index = index
         self.value = value
         self.expected = expected
+        self.hint = hint
         text = f"Events.{field} holds {value!r} at event {index}; expected {expected}"
         super().__init__(f"{text} ({hint})" if hint else text)
 

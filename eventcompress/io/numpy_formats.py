@@ -31,12 +31,10 @@ from ..errors import (
     TruncatedFileError,
 )
 from ..events import (
-    SIGNED_POLARITY_HINT,
     TONIC_DTYPE,
     Events,
     OnUnsorted,
     enforce_time_order,
-    first_bad_polarity,
     polarity_from_signed,
 )
 from ._common import PathLike, check_on_unsorted, sensor_tuple
@@ -85,22 +83,16 @@ def _sensor_for(x: np.ndarray, y: np.ndarray, sensor_size: Any, default: tuple[i
     return size
 
 
-def _polarity(p: Any, path: str | None, signed_polarity: bool) -> np.ndarray:
-    """p as 0/1, or FormatError naming the first bad value and its row."""
-    p = np.asarray(p)
-    if signed_polarity:
-        try:
-            return polarity_from_signed(p)
-        except EventFieldError as exc:
-            raise FormatError(path, f"field p holds {exc.value} at row {exc.index}", row=exc.index,
-                              expected="p in {-1, +1} (signed_polarity=True)") from None
-    bad = first_bad_polarity(p) if p.dtype.kind in "iu" else None
-    if bad is not None:
-        i, value, signed = bad
-        hint = f" ({SIGNED_POLARITY_HINT})" if signed else ""
-        raise FormatError(path, f"field p holds {value} at row {i}{hint}", row=i,
-                          expected="p in {0, 1} (0 = OFF, 1 = ON)")
-    return p
+def _polarity(p: Any, path: str | None, signed_polarity: bool) -> Any:
+    """p as given, or -1/+1 converted to 0/1 with ``signed_polarity`` (FormatError naming the
+    first value that is neither). Plain 0/1 is checked by Events itself (see ``_build``)."""
+    if not signed_polarity:
+        return p
+    try:
+        return polarity_from_signed(p)
+    except EventFieldError as exc:
+        raise FormatError(path, f"field p holds {exc.value} at row {exc.index}", row=exc.index,
+                          expected="p in {-1, +1} (signed_polarity=True)") from None
 
 
 def _build(x, y, t, p, sensor_size, default, path, fmt, on_unsorted,
@@ -113,6 +105,10 @@ def _build(x, y, t, p, sensor_size, default, path, fmt, on_unsorted,
     p = _polarity(p, path, signed_polarity)
     try:
         events = Events(x, y, t, p, size, {"format": fmt, "path": path})
+    except EventFieldError as exc:  # the file's polarity is not 0/1: name the file and row
+        hint = f" ({exc.hint})" if exc.hint else ""
+        raise FormatError(path, f"field {exc.field} holds {exc.value} at row {exc.index}{hint}",
+                          row=exc.index, expected="p in {0, 1} (0 = OFF, 1 = ON)") from None
     except OverflowError as exc:
         raise FormatError(path, str(exc), expected="values that fit Events' dtypes") from None
     return enforce_time_order(events, on_unsorted, path)
