@@ -194,6 +194,7 @@ def download(
     root = Path(root).expanduser()
     root.mkdir(parents=True, exist_ok=True)
     base = resolve_mirror(mirror)
+    steps = src.manual.format(root=root, archives=root / "archives") if src.manual else None
     for resource in src.resources:
         done = root / "archives" / f"{resource.filename}.done"
         target = root / resource.extract_to if resource.extract_to else None
@@ -212,20 +213,18 @@ def download(
                 if src.dataset == "dvsgesture" and (root / "DvsGesture").is_dir():
                     verify_gesture_trials(root / "DvsGesture", quiet=quiet)
                     continue
-                raise ManualDownloadRequired(src.manual.format(
-                    root=root, archives=root / "archives") if src.manual else
-                    f"{resource.filename} has no download URL; pass --mirror")
+                raise ManualDownloadRequired(
+                    steps or f"{resource.filename} has no download URL; pass --mirror")
             _say(quiet, f"{resource.filename}: downloading {url}")
             try:
                 archive = fetch(url, root / "archives" / resource.filename, resource.md5,
                                 quiet=quiet, timeout=timeout)
             except OSError as exc:  # urllib's URLError/HTTPError included; ChecksumError is not
-                if src.manual is None or base is not None:
+                if steps is None or base is not None:
                     raise
                 raise ManualDownloadRequired(
                     f"{resource.filename}: downloading {url} failed ({exc}); running the "
-                    "command again resumes it.\n"
-                    + src.manual.format(root=root, archives=root / "archives")) from exc
+                    f"command again resumes it.\n{steps}") from exc
         _say(quiet, f"{resource.filename}: md5 ok, unpacking")
         _install(archive, root, resource, quiet)
         if src.dataset == "dvsgesture" and src.name == "original":
