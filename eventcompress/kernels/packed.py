@@ -150,11 +150,9 @@ def _copy_stream(x, y, t, p, out_x, out_y, out_t, out_p, start):
 @njit(cache=True)
 def _copy_stream_holding_gil(x, y, t, p, out_x, out_y, out_t, out_p, start):
     # The same copy for short streams: keeping the GIL makes a chunk's packing one critical
-    # section instead of one GIL handoff per stream (see _RELEASE_GIL_FROM).
-    _copy_into(x, out_x, start)
-    _copy_into(y, out_y, start)
-    _copy_into(t, out_t, start)
-    _copy_into(p, out_p, start)
+    # section instead of one GIL handoff per stream (see _RELEASE_GIL_FROM). Only the entry
+    # from Python releases the GIL, so calling the nogil kernel from here keeps it.
+    _copy_stream(x, y, t, p, out_x, out_y, out_t, out_p, start)
 
 
 # -- counter-based random numbers -------------------------------------------------------------
