@@ -76,8 +76,6 @@ class FrameConfig(FrozenConfig):
                 _set(self, name, _integral_to_int(getattr(self, name)))
             _set(self, "time_window", _integral_to_int(self.time_window))
             _set(self, "overlap", float(self.overlap))
-            if isinstance(self.include_incomplete, np.bool_):
-                _set(self, "include_incomplete", bool(self.include_incomplete))
             _optional_int(self, "start_time")
             _optional_int(self, "end_time")
             mode, _, dt = _frames.check_frame_arguments(
