@@ -179,3 +179,10 @@ def first_decrease(t):
         if t[i] < t[i - 1]:
             return i
     return -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def ceil_frac(k, q, r, m):
+    """``ceil(k * (q * m + r) / m)`` without forming the product (which may overflow): edge k
+    of a span ``q * m + r`` cut into m equal parts."""
+    return k * q + (k * r + m - 1) // m

@@ -26,9 +26,15 @@ import numpy as np
 from numba import njit
 
 from . import _frame_slices as slices
-from ._binning import POLARITY_MODES, SIGNED, accumulate_ranges, accumulate_sorted_bins
+from ._binning import (
+    POLARITY_MODES,
+    SIGNED,
+    accumulate_ranges,
+    accumulate_sorted_bins,
+    ceil_frac,
+    first_decrease,
+)
 from ._frame_output import _dtype_limits, _exact_limit
-from .geometry import _is_sorted
 
 GRID, EDGES, EVENT_BINS, SJ_NUMBER, SJ_TIME = range(5)
 
@@ -135,12 +141,6 @@ def _count(x, y, t, p, lo, hi, bins, use_bins, longest, out_k, wide, pmode, int_
     return True
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _ceil_frac(k, q, r, m):
-    """ceil(k * (q * m + r) / m) without forming the product (which may overflow)."""
-    return k * q + (k * r + m - 1) // m
-
-
 @njit(cache=True, nogil=True)
 def frames_batch(x, y, t, p, offsets, out, kind, has_start, start_time, has_end, end_time,
                  fixed_lo, fixed_hi, adjacent, pmode, int_direct, exact, dlo, dhi,
@@ -174,7 +174,7 @@ def frames_batch(x, y, t, p, offsets, out, kind, has_start, start_time, has_end,
                     out[s] = 0
                     done[s] = True
                     continue
-                if kind == EVENT_BINS and not _is_sorted(ts):
+                if kind == EVENT_BINS and first_decrease(ts) >= 0:
                     continue
                 lo_t = start_time if has_start else ts[0]
                 if not has_end:
@@ -189,7 +189,7 @@ def frames_batch(x, y, t, p, offsets, out, kind, has_start, start_time, has_end,
                 span = hi_t - lo_t
                 q, r = span // n_frames, span % n_frames
                 for k in range(n_frames + 1):
-                    bins[k] = lo_t + _ceil_frac(k, q, r, n_frames)
+                    bins[k] = lo_t + ceil_frac(k, q, r, n_frames)
                 use_bins = True
             else:
                 i0, i1 = 0, n
@@ -199,13 +199,13 @@ def frames_batch(x, y, t, p, offsets, out, kind, has_start, start_time, has_end,
                 m = i1 - i0
                 q, r = m // n_frames, m % n_frames
                 for k in range(n_frames):
-                    lo[k] = i0 + _ceil_frac(k, q, r, n_frames)
-                    hi[k] = i0 + _ceil_frac(k + 1, q, r, n_frames)
+                    lo[k] = i0 + ceil_frac(k, q, r, n_frames)
+                    hi[k] = i0 + ceil_frac(k + 1, q, r, n_frames)
         elif kind == EDGES:
             if adjacent:
                 use_bins = True
             else:
-                if not _is_sorted(ts):
+                if first_decrease(ts) >= 0:
                     continue
                 for k in range(n_frames):
                     lo[k] = np.searchsorted(ts, fixed_lo[k])
@@ -222,7 +222,7 @@ def frames_batch(x, y, t, p, offsets, out, kind, has_start, start_time, has_end,
                 hi[:] = 0
             else:
                 t0 = ts[0]
-                if not _is_sorted(ts) or (t0 < 0 and ts[n - 1] > _INT64_MAX + t0):
+                if first_decrease(ts) >= 0 or (t0 < 0 and ts[n - 1] > _INT64_MAX + t0):
                     continue
                 dt = (ts[n - 1] - t0) // n_frames
                 prev = 0

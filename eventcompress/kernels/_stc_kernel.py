@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._binning import SIGNED, SPLIT
+from ._binning import SIGNED, SPLIT, ceil_frac, first_decrease
 
 # Status codes per sample.
 OK = 0
@@ -114,12 +114,6 @@ def _window_exp(x, y, t, p, start, stop, flat, base, plane, width, height, pmode
     return -1
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _ceil_frac(k, q, r, m):
-    """ceil(k * (q * m + r) / m) without forming k * (q * m + r) (which may overflow)."""
-    return k * q + (k * r + m - 1) // m
-
-
 @njit(cache=True, nogil=True)
 def _windows(t, a, b, steps, edges_count, has_start, start_time, has_end, end_time, lo, hi,
              begin, end):
@@ -153,8 +147,8 @@ def _windows(t, a, b, steps, edges_count, has_start, start_time, has_end, end_ti
         q, r = span // steps, span % steps
         i = a
         for k in range(steps):
-            begin[k] = t0 + _ceil_frac(k, q, r, steps)
-            end[k] = t0 + _ceil_frac(k + 1, q, r, steps)
+            begin[k] = t0 + ceil_frac(k, q, r, steps)
+            end[k] = t0 + ceil_frac(k + 1, q, r, steps)
             lo[k] = i
             # binary search: a linear scan here would be one more pass over every event
             i += np.searchsorted(t[i:b], end[k])
@@ -229,12 +223,7 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
         a, b = offsets[s], offsets[s + 1]
         status[s] = OK
         aux[s] = -1
-        sorted_ok = True
-        for i in range(a + 1, b):
-            if t[i] < t[i - 1]:
-                sorted_ok = False
-                break
-        if not sorted_ok:
+        if first_decrease(t[a:b]) >= 0:
             status[s] = UNSORTED
             continue
         code = _windows(t, a, b, steps, edges_count, has_start, start_time, has_end, end_time,
@@ -273,7 +262,7 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
                 q, r = length // m, length % m
                 dt = float(length) / m
                 for j in range(m):
-                    opens[j] = begin[k] + _ceil_frac(j, q, r, m)
+                    opens[j] = begin[k] + ceil_frac(j, q, r, m)
                     weights[j] = math.exp(-float(m - 1 - j) * dt * inv_tau)
                 bad = _window_fine(x, y, t, p, lo[k], hi[k], flat, base, plane, width, height,
                                    pmode, opens, weights)

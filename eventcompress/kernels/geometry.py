@@ -15,6 +15,7 @@ from numba import njit
 
 from ..errors import FormatError
 from ..events import Events
+from ._binning import first_decrease
 from .packed import PackedEvents, scaled_draws
 
 __all__ = [
@@ -154,14 +155,6 @@ def _time_window(x, y, t, p, offsets, start, end, bounded):
             op[j] = p[i]
             j += 1
     return ox, oy, ot, op, new_offsets
-
-
-@njit(cache=True, nogil=True)
-def _is_sorted(t):
-    for i in range(1, t.shape[0]):
-        if t[i] < t[i - 1]:
-            return False
-    return True
 
 
 @njit(cache=True, nogil=True)
@@ -347,7 +340,7 @@ def crop_time(events: Events, start: int | None = None, end: int | None = None) 
     unsorted one is filtered event by event (file order kept).
     """
     t = events.t
-    if _is_sorted(t):
+    if first_decrease(t) < 0:
         a = 0 if start is None else int(np.searchsorted(t, int(start), side="left"))
         b = t.shape[0] if end is None else int(np.searchsorted(t, int(end), side="left"))
         b = max(a, b)
