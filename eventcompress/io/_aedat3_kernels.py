@@ -15,10 +15,16 @@ _OK, _SHORT_HEADER, _PAST_END, _BAD_SIZE, _NEGATIVE, _NUMBER_GT_CAPACITY, _BAD_T
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"  # a compile-time constant in the kernels
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _u32(b, k):  # pragma: no cover - compiled
+    """The little-endian uint32 at byte ``k`` of ``b``, as int64 (any host byte order)."""
+    return (np.int64(b[k]) | (np.int64(b[k + 1]) << 8) | (np.int64(b[k + 2]) << 16)
+            | (np.int64(b[k + 3]) << 24))
+
+
 @njit(cache=True, nogil=True)
 def _i32(b, k):  # pragma: no cover - compiled
-    v = (np.int64(b[k]) | (np.int64(b[k + 1]) << 8) | (np.int64(b[k + 2]) << 16)
-         | (np.int64(b[k + 3]) << 24))
+    v = _u32(b, k)
     return v - (np.int64(1) << 32) if v >= (np.int64(1) << 31) else v
 
 
@@ -82,11 +88,8 @@ def _decode_packet(body, base, num, high, width, height, x, y, t, p, prev):  # p
             d = np.int64(words[2 * e])
             ts = high | np.int64(words[2 * e + 1])
         else:
-            k = base + 8 * e
-            d = (np.int64(body[k]) | (np.int64(body[k + 1]) << 8)
-                 | (np.int64(body[k + 2]) << 16) | (np.int64(body[k + 3]) << 24))
-            ts = high | (np.int64(body[k + 4]) | (np.int64(body[k + 5]) << 8)
-                         | (np.int64(body[k + 6]) << 16) | (np.int64(body[k + 7]) << 24))
+            d = _u32(body, base + 8 * e)
+            ts = high | _u32(body, base + 8 * e + 4)
         xi = (d >> 17) & 0x7FFF
         yi = (d >> 2) & 0x7FFF
         invalid += (d & 1) == 0
@@ -149,10 +152,8 @@ def _decode_polarity(body, drop_invalid, width, height, x, y, t, p):  # pragma: 
             high = np.int64(overflow) << 31
             k = pos + 28
             for _ in range(num):
-                data = (np.uint32(body[k]) | (np.uint32(body[k + 1]) << 8)
-                        | (np.uint32(body[k + 2]) << 16) | (np.uint32(body[k + 3]) << 24))
-                ts = (np.int64(body[k + 4]) | (np.int64(body[k + 5]) << 8)
-                      | (np.int64(body[k + 6]) << 16) | (np.int64(body[k + 7]) << 24))
+                data = _u32(body, k)
+                ts = _u32(body, k + 4)
                 if (data & 1) == 0 and drop_invalid:
                     dropped += 1
                 else:
