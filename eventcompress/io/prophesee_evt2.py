@@ -157,7 +157,6 @@ def _encode_capacity(t: np.ndarray, words_per_event: int, wrap_shift: int) -> in
     return words_per_event * len(t) + 2 * (last >> wrap_shift) + 4
 
 
-
 @njit(cache=True, nogil=True, inline="always")
 def _emit_time_high(out, j, th, tw, cur_th, wraps, tag, high_max):  # noqa: ANN001, ANN202 - numba
     """Write from ``out[j]`` the TIME_HIGH words that move a reader at (``wraps``, ``cur_th``)
