@@ -15,7 +15,9 @@ import math
 import numpy as np
 from numba import njit
 
-from ._binning import SIGNED, SPLIT, ceil_frac, first_decrease
+from ._binning import MERGE, SIGNED, ceil_frac, first_decrease
+
+_U = np.uint64
 
 # Status codes per sample.
 OK = 0
@@ -46,70 +48,71 @@ def exp_table(n, step, inv_tau):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _deposit(flat, cell, plane, pmode, pi, w):
-    # Written as selects, not branches: polarity is random from event to event.
-    on = pi != 0
-    offset = plane if (pmode == SPLIT and on) else 0
-    sign = -1.0 if (pmode == SIGNED and not on) else 1.0
-    flat[cell + offset] += sign * w
+def _deposit(flat, cell, plane, pi, w):
+    # ``plane`` is the offset of the ON channel (0 for MERGE). A multiply, not a branch:
+    # polarity is random from event to event. Indices are uint64 (see _binning). SIGNED is
+    # accumulated as two channels and subtracted afterwards: a per-event sign measured about
+    # 1.7x slower.
+    flat[cell + _U(pi != 0) * plane] += w
 
 
 # One loop per weight mode: a weight-mode branch inside the event loop halves the throughput.
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _window_ones(x, y, p, start, stop, flat, base, plane, width, height, pmode):
-    for i in range(start, stop):
-        xi = np.int64(x[i])
-        yi = np.int64(y[i])
+def _window_ones(x, y, p, start, stop, flat, base, plane, width, height):
+    for i in range(_U(start), _U(stop)):
+        xi = _U(x[i])
+        yi = _U(y[i])
         if xi >= width or yi >= height:
-            return i
-        _deposit(flat, base + yi * width + xi, plane, pmode, p[i], 1.0)
+            return np.int64(i)
+        _deposit(flat, base + yi * width + xi, plane, p[i], 1.0)
     return -1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _window_fine(x, y, t, p, start, stop, flat, base, plane, width, height, pmode, opens,
+def _window_fine(x, y, t, p, start, stop, flat, base, plane, width, height, opens,
                  weights):
     # Events are sorted, so the fine bin index only moves forward: ``opens[j]`` is the first
     # microsecond of fine bin j (no division per event).
-    last = weights.shape[0] - 1
-    j = 0
-    for i in range(start, stop):
-        xi = np.int64(x[i])
-        yi = np.int64(y[i])
+    last = _U(weights.shape[0] - 1)
+    j = _U(0)
+    for i in range(_U(start), _U(stop)):
+        xi = _U(x[i])
+        yi = _U(y[i])
         if xi >= width or yi >= height:
-            return i
+            return np.int64(i)
         ti = t[i]
-        while j < last and ti >= opens[j + 1]:
-            j += 1
-        _deposit(flat, base + yi * width + xi, plane, pmode, p[i], weights[j])
+        while j < last and ti >= opens[j + _U(1)]:
+            j += _U(1)
+        _deposit(flat, base + yi * width + xi, plane, p[i], weights[j])
     return -1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _window_table(x, y, t, p, start, stop, flat, base, plane, width, height, pmode, e_k, lo_tab,
+def _window_table(x, y, t, p, start, stop, flat, base, plane, width, height, e_k, lo_tab,
                   hi_tab):
-    mask = (1 << SHIFT) - 1
-    for i in range(start, stop):
-        xi = np.int64(x[i])
-        yi = np.int64(y[i])
+    mask = _U((1 << SHIFT) - 1)
+    shift = _U(SHIFT)
+    for i in range(_U(start), _U(stop)):
+        xi = _U(x[i])
+        yi = _U(y[i])
         if xi >= width or yi >= height:
-            return i
-        d = e_k - t[i]
-        _deposit(flat, base + yi * width + xi, plane, pmode, p[i],
-                 hi_tab[d >> SHIFT] * lo_tab[d & mask])
+            return np.int64(i)
+        d = _U(e_k - t[i])  # 0 < d <= window length: the tables cover it
+        _deposit(flat, base + yi * width + xi, plane, p[i],
+                 hi_tab[d >> shift] * lo_tab[d & mask])
     return -1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _window_exp(x, y, t, p, start, stop, flat, base, plane, width, height, pmode, e_k, inv_tau):
-    for i in range(start, stop):
-        xi = np.int64(x[i])
-        yi = np.int64(y[i])
+def _window_exp(x, y, t, p, start, stop, flat, base, plane, width, height, e_k, inv_tau):
+    for i in range(_U(start), _U(stop)):
+        xi = _U(x[i])
+        yi = _U(y[i])
         if xi >= width or yi >= height:
-            return i
-        _deposit(flat, base + yi * width + xi, plane, pmode, p[i],
+            return np.int64(i)
+        _deposit(flat, base + yi * width + xi, plane, p[i],
                  math.exp(-float(e_k - t[i]) * inv_tau))
     return -1
 
@@ -167,6 +170,15 @@ def _windows(t, a, b, steps, edges_count, has_start, start_time, has_end, end_ti
 
 
 @njit(cache=True, nogil=True)
+def on_minus_off(acc, signed):
+    """signed[k, 0] = acc[k, 1] - acc[k, 0]: ON minus OFF of a two-channel stack."""
+    for k in range(acc.shape[0]):
+        for r in range(acc.shape[2]):
+            for c in range(acc.shape[3]):
+                signed[k, 0, r, c] = acc[k, 1, r, c] - acc[k, 0, r, c]
+
+
+@njit(cache=True, nogil=True)
 def _normalize_into(acc, out, normalize):
     """out (float32) = acc, divided by its max (1) or standardised (2) first."""
     a = acc.reshape(-1)
@@ -207,10 +219,14 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
     1 max, 2 mean-std; ``lo_tab = exp_table(1 << SHIFT, 1.0, inv_tau)``.
     """
     n_samples = offsets.shape[0] - 1
-    steps, n_ch, height, width = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
+    steps, height, width = out.shape[1], out.shape[3], out.shape[4]
     plane = height * width
-    acc = np.zeros((steps, n_ch, height, width), np.float64)
+    acc_ch = 1 if pmode == MERGE else 2
+    on_offset = _U(plane) if acc_ch == 2 else _U(0)
+    uwidth, uheight = _U(width), _U(height)
+    acc = np.zeros((steps, acc_ch, height, width), np.float64)
     flat = acc.reshape(-1)
+    signed = np.zeros((steps, 1, height, width), np.float64) if pmode == SIGNED else acc
     lo = np.empty(steps, np.int64)
     hi = np.empty(steps, np.int64)
     begin = np.empty(steps, np.int64)
@@ -251,10 +267,9 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
                     wmode = _EXP
         bad = -1
         for k in range(steps):
-            base = k * n_ch * plane
+            base = _U(k * acc_ch * plane)
             if wmode == _ONES:
-                bad = _window_ones(x, y, p, lo[k], hi[k], flat, base, plane, width, height,
-                                   pmode)
+                bad = _window_ones(x, y, p, lo[k], hi[k], flat, base, on_offset, uwidth, uheight)
             elif wmode == _FINE:
                 # Fine bin j of window [b, e) (length L) starts at b + ceil(j L / M) and weighs
                 # lambda ** (M - 1 - j), lambda = exp(-L / (M tau)).
@@ -264,22 +279,26 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
                 for j in range(m):
                     opens[j] = begin[k] + ceil_frac(j, q, r, m)
                     weights[j] = math.exp(-float(m - 1 - j) * dt * inv_tau)
-                bad = _window_fine(x, y, t, p, lo[k], hi[k], flat, base, plane, width, height,
-                                   pmode, opens, weights)
+                bad = _window_fine(x, y, t, p, lo[k], hi[k], flat, base, on_offset, uwidth, uheight,
+                                   opens, weights)
             elif wmode == _TABLE:
-                bad = _window_table(x, y, t, p, lo[k], hi[k], flat, base, plane, width, height,
-                                    pmode, end[k], lo_tab, hi_tab)
+                bad = _window_table(x, y, t, p, lo[k], hi[k], flat, base, on_offset, uwidth, uheight,
+                                    end[k], lo_tab, hi_tab)
             else:
-                bad = _window_exp(x, y, t, p, lo[k], hi[k], flat, base, plane, width, height,
-                                  pmode, end[k], inv_tau)
+                bad = _window_exp(x, y, t, p, lo[k], hi[k], flat, base, on_offset, uwidth, uheight,
+                                  end[k], inv_tau)
             if bad >= 0:
                 break
         if bad >= 0:
             status[s] = OUTSIDE
             aux[s] = bad - a
             continue
+        res = acc
+        if pmode == SIGNED:
+            on_minus_off(acc, signed)
+            res = signed
         if carry:
             for k in range(1, steps):
                 decay = math.exp(-float(end[k] - end[k - 1]) * inv_tau)
-                acc[k] += decay * acc[k - 1]
-        _normalize_into(acc, out[s], normalize)
+                res[k] += decay * res[k - 1]
+        _normalize_into(res, out[s], normalize)
