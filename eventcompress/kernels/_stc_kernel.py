@@ -170,43 +170,54 @@ def _windows(t, a, b, steps, edges_count, has_start, start_time, has_end, end_ti
 
 
 @njit(cache=True, nogil=True)
-def on_minus_off(acc, signed):
-    """signed[k, 0] = acc[k, 1] - acc[k, 0]: ON minus OFF of a two-channel stack."""
-    for k in range(acc.shape[0]):
-        for r in range(acc.shape[2]):
-            for c in range(acc.shape[3]):
-                signed[k, 0, r, c] = acc[k, 1, r, c] - acc[k, 0, r, c]
+def _finish_window(win, prev, o, signed, carry, first, decay, plane, normalize):
+    """o (float32, window k of the output) = the window's value, ON minus OFF if ``signed``,
+    plus ``decay`` times the previous value if ``carry`` and not ``first`` (``prev`` keeps it
+    in float64). Returns what the normalisation needs: the largest value (1) or the float64
+    sum (2), else 0."""
+    size = _U(o.shape[0])
+    if signed or carry:
+        for c in range(size):
+            v = win[c + plane] - win[c] if signed else win[c]
+            if carry:
+                if not first:
+                    v += decay * prev[c]
+                prev[c] = v
+            o[c] = v
+    else:
+        for c in range(size):
+            o[c] = win[c]
+    # From the float64 values (``prev`` holds them when carrying): as exact as before rounding.
+    src = prev if carry else win
+    stat = 0.0
+    if normalize == 1:
+        stat = -math.inf
+        for c in range(size):
+            v = src[c + plane] - src[c] if signed and not carry else src[c]
+            stat = max(stat, v)
+    elif normalize == 2:
+        for c in range(size):
+            stat += src[c + plane] - src[c] if signed and not carry else src[c]
+    return stat
 
 
 @njit(cache=True, nogil=True)
-def _normalize_into(acc, out, normalize):
-    """out (float32) = acc, divided by its max (1) or standardised (2) first."""
-    a = acc.reshape(-1)
-    o = out.reshape(-1)
-    size = a.shape[0]
-    if normalize == 1 and size:
-        top = a[0]
+def _normalize(o, normalize, stat):
+    """Divide by the max (1, if positive) or standardise (2) the float32 stack ``o`` in place;
+    ``stat`` is its max (1) or sum (2) from the float64 values, the spread is taken in float64."""
+    size = _U(o.shape[0])
+    if normalize == 1 and stat > 0:
         for i in range(size):
-            top = max(top, a[i])
-        if top > 0:
-            for i in range(size):
-                o[i] = a[i] / top
-            return
-    elif normalize == 2 and size:
-        s = 0.0
-        for i in range(size):
-            s += a[i]
-        mean = s / size
+            o[i] = o[i] / stat
+    elif normalize == 2:
+        mean = stat / size
         ss = 0.0
         for i in range(size):
-            d = a[i] - mean
+            d = o[i] - mean
             ss += d * d
         sd = math.sqrt(ss / size)
         for i in range(size):
-            o[i] = (a[i] - mean) / sd if sd > 0 else a[i] - mean
-        return
-    for i in range(size):
-        o[i] = a[i]
+            o[i] = (o[i] - mean) / sd if sd > 0 else o[i] - mean
 
 
 @njit(cache=True, nogil=True)
@@ -224,9 +235,11 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
     acc_ch = 1 if pmode == MERGE else 2
     on_offset = _U(plane) if acc_ch == 2 else _U(0)
     uwidth, uheight = _U(width), _U(height)
-    acc = np.zeros((steps, acc_ch, height, width), np.float64)
-    flat = acc.reshape(-1)
-    signed = np.zeros((steps, 1, height, width), np.float64) if pmode == SIGNED else acc
+    # One window at a time in float64 scratch that stays in cache (the deposits, ON and OFF
+    # apart for SIGNED), then written out once as float32; ``prev`` holds the carried value.
+    win = np.zeros(acc_ch * plane, np.float64)
+    prev = np.zeros(out.shape[2] * plane, np.float64)
+    uplane = _U(plane)
     lo = np.empty(steps, np.int64)
     hi = np.empty(steps, np.int64)
     begin = np.empty(steps, np.int64)
@@ -247,7 +260,6 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
         if code != OK:
             status[s] = code
             continue
-        acc[:] = 0.0
         n_in = hi[steps - 1] - lo[0]
         wmode = _ONES
         if inv_tau != 0.0:
@@ -266,8 +278,12 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
                 else:
                     wmode = _EXP
         bad = -1
+        o = out[s].reshape(steps, -1)
+        stat = -math.inf if normalize == 1 else 0.0
+        base = _U(0)
+        flat = win
         for k in range(steps):
-            base = _U(k * acc_ch * plane)
+            win[:] = 0.0
             if wmode == _ONES:
                 bad = _window_ones(x, y, p, lo[k], hi[k], flat, base, on_offset, uwidth, uheight)
             elif wmode == _FINE:
@@ -289,16 +305,12 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
                                   end[k], inv_tau)
             if bad >= 0:
                 break
+            decay = math.exp(-float(end[k] - end[k - 1]) * inv_tau) if k else 0.0
+            w_stat = _finish_window(win, prev, o[k], pmode == SIGNED, carry, k == 0, decay,
+                                    uplane, normalize)
+            stat = max(stat, w_stat) if normalize == 1 else stat + w_stat
         if bad >= 0:
             status[s] = OUTSIDE
             aux[s] = bad - a
             continue
-        res = acc
-        if pmode == SIGNED:
-            on_minus_off(acc, signed)
-            res = signed
-        if carry:
-            for k in range(1, steps):
-                decay = math.exp(-float(end[k] - end[k - 1]) * inv_tau)
-                res[k] += decay * res[k - 1]
-        _normalize_into(res, out[s], normalize)
+        _normalize(o.reshape(-1), normalize, stat)
