@@ -209,53 +209,6 @@ def accumulate_windows(x, y, t, p, lo, hi, acc, mode, cap):
 
 
 @njit(cache=True, nogil=True)
-def accumulate_sorted_bins(x, y, t, p, edges, acc, mode, cap):
-    """Frame k of ``acc`` += events with ``edges[k] <= t < edges[k+1]``, for a sorted stream.
-
-    One pass that reads t, x, y, p once. Returns ``(bad_event, n_over, first_over, n_outside)``
-    like the other kernels, except that ``bad_event = -2 - i`` says the stream is not sorted
-    (t decreases at event i): the caller then starts again with ``accumulate_windows``.
-    """
-    n = x.shape[0]
-    n_frames, n_ch, height, width = acc.shape
-    fsize = n_ch * height * width
-    uwidth, uheight = _U(width), _U(height)
-    plane = _U(height * width) if mode == SPLIT else _U0  # offset of the ON channel
-    flat = acc.reshape(-1)
-    n_over = 0
-    first_over = -1
-    i = 0
-    prev = edges[0]
-    while i < n and t[i] < prev:
-        if i > 0 and t[i] < t[i - 1]:
-            return -2 - i, n_over, first_over, 0
-        i += 1
-    n_before = i
-    for k in range(n_frames):
-        base = _U(k * fsize)
-        stop = edges[k + 1]
-        while i < n:
-            ti = t[i]
-            if ti >= stop:
-                break
-            if ti < prev:
-                return -2 - i, n_over, first_over, 0
-            prev = ti
-            xi = _U(x[i])
-            yi = _U(y[i])
-            if xi >= uwidth or yi >= uheight:
-                return i, n_over, first_over, 0
-            n_over, first_over = _add_event(
-                flat, base + yi * uwidth + xi, plane, mode, cap, p[i], n_over, first_over
-            )
-            i += 1
-    for j in range(max(i, 1), n):
-        if t[j] < t[j - 1]:
-            return -2 - j, n_over, first_over, 0
-    return -1, n_over, first_over, n_before + n - i
-
-
-@njit(cache=True, nogil=True)
 def first_decrease(t):
     """Index of the first event whose timestamp is smaller than its predecessor's, or -1."""
     # Blocks without an early exit inside, so that LLVM vectorises the comparison; the exact

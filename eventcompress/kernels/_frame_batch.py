@@ -30,7 +30,6 @@ from ._binning import (
     POLARITY_MODES,
     SIGNED,
     accumulate_ranges,
-    accumulate_sorted_bins,
     ceil_frac,
     first_decrease,
 )
@@ -111,22 +110,16 @@ def frame_plan(kwargs: dict, polarity: str, dtype: np.dtype, on_overflow: str
 
 
 @njit(cache=True, nogil=True)
-def _count(x, y, t, p, lo, hi, bins, use_bins, longest, out_k, wide, pmode, int_direct, exact,
-           dlo, dhi, raise_overflow):
-    """out_k = clipped counts of the ranges lo/hi (or the sorted bins); False if not done."""
+def _count(x, y, p, lo, hi, longest, out_k, wide, pmode, int_direct, exact, dlo, dhi,
+           raise_overflow):
+    """out_k = clipped counts of the ranges lo/hi; False if not done."""
     if int_direct or (longest <= exact and longest <= dhi):
         out_k[:] = 0
         cap = dhi if int_direct else _INT64_MAX
-        if use_bins:
-            bad, n_over, _, _ = accumulate_sorted_bins(x, y, t, p, bins, out_k, pmode, cap)
-        else:
-            bad, n_over, _, _ = accumulate_ranges(x, y, p, lo, hi, out_k, pmode, cap)
+        bad, n_over, _, _ = accumulate_ranges(x, y, p, lo, hi, out_k, pmode, cap)
         return bad == -1 and not (n_over and raise_overflow)
     wide[:] = 0
-    if use_bins:
-        bad, _, _, _ = accumulate_sorted_bins(x, y, t, p, bins, wide, pmode, _INT64_MAX)
-    else:
-        bad, _, _, _ = accumulate_ranges(x, y, p, lo, hi, wide, pmode, _INT64_MAX)
+    bad, _, _, _ = accumulate_ranges(x, y, p, lo, hi, wide, pmode, _INT64_MAX)
     if bad != -1:
         return False
     src = wide.reshape(-1)
@@ -160,7 +153,6 @@ def frames_batch(x, y, t, p, offsets, out, kind, has_start, start_time, has_end,
         xs, ys, ts, ps = x[a:b], y[a:b], t[a:b], p[a:b]
         done[s] = False
         use_bins = False
-        longest = n
         if n_frames == 0:
             done[s] = True
             continue
@@ -233,9 +225,16 @@ def frames_batch(x, y, t, p, offsets, out, kind, has_start, start_time, has_end,
                         hi[k - 1] = idx
                     prev = idx
                 hi[n_frames - 1] = n
-        if not use_bins:
-            longest = 0
+        if use_bins:
+            # Adjacent time bins: on a sorted stream each is an index range (an unsorted one is
+            # left to the caller, as the one-sample path handles any order).
+            if first_decrease(ts) >= 0:
+                continue
             for k in range(n_frames):
-                longest = max(longest, min(hi[k], n) - max(lo[k], 0))
-        done[s] = _count(xs, ys, ts, ps, lo, hi, bins, use_bins, longest, out[s], wide, pmode,
-                         int_direct, exact, dlo, dhi, raise_overflow)
+                lo[k] = np.searchsorted(ts, bins[k])
+                hi[k] = np.searchsorted(ts, bins[k + 1])
+        longest = 0
+        for k in range(n_frames):
+            longest = max(longest, min(hi[k], n) - max(lo[k], 0))
+        done[s] = _count(xs, ys, ps, lo, hi, longest, out[s], wide, pmode, int_direct, exact,
+                         dlo, dhi, raise_overflow)
