@@ -168,8 +168,8 @@ def test_every_kernel_releases_the_gil():
         packed,
     )
 
-    # The one deliberate exception: short copies keep the GIL (packed._RELEASE_GIL_FROM).
-    holding = {"_copy_stream_holding_gil"}
+    # The one deliberate exception: noting a stream's addresses is too short to release it.
+    holding = {"_note_addresses"}
     modules = (filters, geometry, packed, _binning, _frame_batch, _stc_kernel)
     kernels = [getattr(m, n) for m in modules for n in dir(m)
                if isinstance(getattr(m, n), CPUDispatcher) and n not in holding]
@@ -191,27 +191,32 @@ def _stream_lists(draw):
     return out
 
 
-@given(_stream_lists(), st.booleans(), st.sampled_from([1, 25, 1 << 17]))
-def test_pack_equals_concatenation(streams, reuse, release_from):
-    """Both copy kernels (GIL released for long streams, kept for short ones) are exact."""
-    from eventcompress.kernels import packed as packed_module
+@given(_stream_lists(), st.booleans())
+def test_pack_equals_concatenation(streams, reuse):
+    """The GIL-free copy from the noted addresses is exact, into fresh or reused buffers."""
     from eventcompress.kernels.packed import PackBuffers, PackedEvents
 
     buffers = PackBuffers() if reuse else None
-    saved = packed_module._RELEASE_GIL_FROM
-    packed_module._RELEASE_GIL_FROM = release_from
-    try:
-        if reuse:  # a smaller chunk first: the buffers must grow and still give exact results
-            PackedEvents.pack(streams[:1] * 2, buffers)
-        packed = PackedEvents.pack(streams, buffers)
-    finally:
-        packed_module._RELEASE_GIL_FROM = saved
+    if reuse:  # a smaller chunk first: the buffers must grow and still give exact results
+        PackedEvents.pack(streams[:1] * 2, buffers)
+    packed = PackedEvents.pack(streams, buffers)
     for name in ("x", "y", "t", "p"):
         flat = getattr(packed, name)
         expected = np.concatenate([getattr(e, name) for e in streams])
         assert flat.dtype == expected.dtype and np.array_equal(flat, expected)
     assert packed.offsets.tolist() == [0, *np.cumsum([len(e) for e in streams]).tolist()]
     assert all(packed.sample(k) == e for k, e in enumerate(streams))
+
+
+def test_pack_refuses_a_strided_or_retyped_stream():
+    from eventcompress.kernels.packed import PackedEvents
+
+    e = Events(np.arange(6) % 3, np.zeros(6, int), np.arange(6), np.ones(6, int), (4, 4))
+    strided = Events._trusted(e.x[::2], e.y[::2], e.t[::2], e.p[::2], e.sensor_size)
+    retyped = Events._trusted(e.x.astype(np.int64), e.y, e.t, e.p, e.sensor_size)
+    for bad in (strided, retyped):
+        with pytest.raises(ValueError, match="stream 1 does not have the contiguous"):
+            PackedEvents.pack([e, bad])
 
 
 def test_pack_buffers_are_reused_not_reallocated():

@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array, populate_array
 
 from ..events import Events
 
@@ -63,8 +66,9 @@ class PackedEvents:
         """Concatenate streams that share one sensor size (into ``buffers`` if given: the
         result then lives only until their next use).
 
-        One Numba copy per stream rather than ``np.concatenate``, which releases and retakes the
-        GIL for every piece (see ``_RELEASE_GIL_FROM`` for why that does not scale)."""
+        One GIL-free Numba copy of the whole chunk rather than ``np.concatenate``, which
+        releases and retakes the GIL for every piece: with threads packing at the same time,
+        a handoff per stream makes packing stop scaling."""
         if not streams:
             raise ValueError("pack needs at least one stream")
         size = streams[0].sensor_size
@@ -82,12 +86,15 @@ class PackedEvents:
             x, y, t, p = (np.empty(n, d) for d in dtypes)
         else:
             x, y, t, p = buffers.take(n, dtypes)
-        for e, start in zip(streams, offsets.tolist()):
-            m = len(e)
-            if m >= _RELEASE_GIL_FROM:
-                _copy_stream(e.x, e.y, e.t, e.p, x, y, t, p, start)
-            elif m:
-                _copy_stream_holding_gil(e.x, e.y, e.t, e.p, x, y, t, p, start)
+        # Holding the GIL, only each stream's four data addresses are noted (about 1 us); the
+        # copy itself, most of the cost when the streams are not in cache, runs GIL-free.
+        table = np.empty((len(streams), 4), np.int64)
+        for k, e in enumerate(streams):
+            if (e.x.dtype, e.y.dtype, e.t.dtype, e.p.dtype) != dtypes \
+                    or not _note_addresses(e.x, e.y, e.t, e.p, table, k):
+                raise ValueError(f"stream {k} does not have the contiguous {dtypes} fields of "
+                                 "stream 0; build it through Events(...)")
+        _gather_streams(table, offsets, x, y, t, p)
         return cls(x, y, t, p, offsets, size)
 
     @classmethod
@@ -122,37 +129,55 @@ class PackedEvents:
         )
 
 
+@intrinsic
+def _array_at(typingctx, address, n, like):
+    """A 1-D C array of ``like``'s dtype over ``n`` elements at ``address``, not owning them
+    (the caller keeps the memory alive for as long as the view is used)."""
+    arrty = types.Array(like.dtype, 1, "C")
+
+    def codegen(context, builder, signature, args):
+        address_v, n_v, _ = args
+        ary = make_array(arrty)(context, builder)
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(
+            context.get_data_type(like.dtype)))
+        data = builder.inttoptr(address_v, context.get_data_type(like.dtype).as_pointer())
+        populate_array(ary, data=data, shape=cgutils.pack_array(builder, [n_v]),
+                       strides=cgutils.pack_array(builder, [itemsize]), itemsize=itemsize,
+                       meminfo=None)
+        return ary._getvalue()
+
+    return arrty(types.int64, types.int64, like), codegen
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _copy_into(src, dst, start):
-    # A loop over a view vectorises; indexing dst[start + i] for four arrays in one loop does not.
-    view = dst[start:start + src.shape[0]]
-    for i in range(src.shape[0]):
-        view[i] = src[i]
-
-
-# Streams of at least this many events are copied without the GIL. Releasing it for a short
-# copy costs more than it gains: when two threads pack at the same time they hand the GIL back
-# and forth at every stream, each handoff waiting for the other thread to wake up. Measured
-# with process_many on N-MNIST (~4,000 events per stream, 2 threads): per-stream GIL releases
-# made packing take 1.5-2.5x longer in total, and the speed-up from 1 to 2 threads fell from
-# ~1.9x to ~1.45x. Above this size (1.7 MB, ~0.2 ms of copying) a handoff is a few percent.
-_RELEASE_GIL_FROM = 1 << 17
-
-
-@njit(cache=True, nogil=True)
-def _copy_stream(x, y, t, p, out_x, out_y, out_t, out_p, start):
-    _copy_into(x, out_x, start)
-    _copy_into(y, out_y, start)
-    _copy_into(t, out_t, start)
-    _copy_into(p, out_p, start)
+def _dense(a):
+    return a.shape[0] < 2 or a.strides[0] == a.itemsize
 
 
 @njit(cache=True)
-def _copy_stream_holding_gil(x, y, t, p, out_x, out_y, out_t, out_p, start):
-    # The same copy for short streams: keeping the GIL makes a chunk's packing one critical
-    # section instead of one GIL handoff per stream (see _RELEASE_GIL_FROM). Only the entry
-    # from Python releases the GIL, so calling the nogil kernel from here keeps it.
-    _copy_stream(x, y, t, p, out_x, out_y, out_t, out_p, start)
+def _note_addresses(x, y, t, p, table, k):
+    # Holds the GIL on purpose: a call this short gains nothing from releasing it, and every
+    # release would be a handoff to another packing thread. False for a strided field.
+    if not (_dense(x) and _dense(y) and _dense(t) and _dense(p)):
+        return False
+    table[k, 0] = x.ctypes.data
+    table[k, 1] = y.ctypes.data
+    table[k, 2] = t.ctypes.data
+    table[k, 3] = p.ctypes.data
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _gather_streams(table, offsets, x, y, t, p):
+    """Stream k (fields at the addresses in ``table[k]``) into ``[offsets[k], offsets[k+1])``."""
+    for k in range(table.shape[0]):
+        a, b = offsets[k], offsets[k + 1]
+        m = b - a
+        if m:
+            x[a:b] = _array_at(table[k, 0], m, x)
+            y[a:b] = _array_at(table[k, 1], m, y)
+            t[a:b] = _array_at(table[k, 2], m, t)
+            p[a:b] = _array_at(table[k, 3], m, p)
 
 
 # -- counter-based random numbers -------------------------------------------------------------

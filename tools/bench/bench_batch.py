@@ -24,7 +24,9 @@ The runs with 1 and 2 workers alternate and each figure is the best of ``--repea
 that load from other processes on a shared machine disturbs both alike. The last row,
 "machine check", runs a GIL-free Numba busy loop in 8 parts on 1 and 2 threads: the speed-up the
 machine itself delivered during the run (about 2x on two idle cores); read the other rows
-against it.
+against it. "memory check" copies 64 MB (out of cache) in 8 parts on 1 and 2 threads: how far
+the memory bandwidth scales, the ceiling for memory-bound work such as packing streams and
+counting frames (on the 2-core VM of docs/benchmarks.md, about 1.3-1.4x).
 
 Run: ``python tools/bench/bench_batch.py [--quick] [--repeat N]``.
 """
@@ -144,6 +146,26 @@ def _busy(n):
     return acc
 
 
+@njit(cache=True, nogil=True)
+def _copy(src, dst):
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+def memory_check(workers: list[int], repeat: int) -> dict:
+    """Seconds to copy 8 x 8 MB (out of cache) on each number of threads: how far the
+    machine's memory bandwidth scales, the limit of memory-bound steps such as packing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    parts = [(np.ones(1 << 20, np.int64), np.empty(1 << 20, np.int64)) for _ in range(8)]
+
+    def run(n_threads: int) -> None:
+        with ThreadPoolExecutor(n_threads) as pool:
+            list(pool.map(lambda pair: _copy(*pair), parts))
+
+    return interleaved_best({w: (lambda w=w: run(w)) for w in workers}, repeat)
+
+
 def machine_check(workers: list[int], repeat: int) -> dict:
     """Seconds of a fixed GIL-free workload (8 parts) on each number of threads."""
     from concurrent.futures import ThreadPoolExecutor
@@ -217,6 +239,10 @@ def main() -> None:
     rows.append(["machine check (GIL-free busy loop, ms per run)", "-", "-"]
                 + [f"{mc[w] * 1e3:,.1f}" for w in workers]
                 + [f"{mc[1] / mc[2]:.2f}x", "-", "-", "-", "-"])
+    mem = memory_check(workers, repeat)
+    rows.append(["memory check (GIL-free copy of 64 MB, ms per run)", "-", "-"]
+                + [f"{mem[w] * 1e3:,.1f}" for w in workers]
+                + [f"{mem[1] / mem[2]:.2f}x", "-", "-", "-", "-"])
 
     head = (["pipeline", "Python loop (us/sample)", "threads x1 (samples/s)"]
             + [f"threads x{w} (us/sample)" for w in workers]
