@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from ._binning import POLARITY_MODES, SIGNED
@@ -33,6 +35,8 @@ def check_output_dtype(dtype, polarity: str) -> np.dtype:
     return dt
 
 
+# Cached: np.iinfo / np.finfo cost microseconds each, a visible share of a small frames call.
+@cache
 def _dtype_limits(dt: np.dtype) -> tuple[float, float]:
     if dt.kind == "f":
         info = np.finfo(dt)
@@ -41,6 +45,7 @@ def _dtype_limits(dt: np.dtype) -> tuple[float, float]:
     return int(info.min), int(info.max)
 
 
+@cache
 def _exact_limit(dt: np.dtype) -> int:
     """Largest count that ``+= 1`` in ``dt`` reaches exactly."""
     if dt.kind == "f":
@@ -57,14 +62,15 @@ class Accumulator:
         self.shape, self.dtype, self.mode, self.on_overflow = shape, dtype, mode, on_overflow
         exact = _exact_limit(dtype)
         if mode != SIGNED and dtype.kind in "iu":
-            self.buf, self.cap, self.direct = np.zeros(shape, dtype), int(np.iinfo(dtype).max), True
+            self.buf, self.cap, self.direct = np.zeros(shape, dtype), _dtype_limits(dtype)[1], True
         elif longest <= exact and longest <= _dtype_limits(dtype)[1] and dtype != np.float16:
             # (Numba has no float16 arrays: float16 always goes through the wide buffer.)
             cap = float(INT64_MAX) if dtype.kind == "f" else INT64_MAX
             self.buf, self.cap, self.direct = np.zeros(shape, dtype), cap, True
         else:
             wide = np.int32 if longest < 2**31 else np.int64
-            self.buf, self.cap, self.direct = np.zeros(shape, wide), int(np.iinfo(wide).max), False
+            self.buf, self.cap, self.direct = (np.zeros(shape, wide), _dtype_limits(np.dtype(wide))[1],
+                                               False)
 
     def finish(self, n_over: int, first_over: int) -> np.ndarray:
         if self.direct:

@@ -173,31 +173,31 @@ def _windows(t, a, b, steps, edges_count, has_start, start_time, has_end, end_ti
 def _finish_window(win, prev, o, signed, carry, first, decay, plane, normalize):
     """o (float32, window k of the output) = the window's value, ON minus OFF if ``signed``,
     plus ``decay`` times the previous value if ``carry`` and not ``first`` (``prev`` keeps it
-    in float64). Returns what the normalisation needs: the largest value (1) or the float64
-    sum (2), else 0."""
+    in float64). Leaves ``win`` all zeros for the next window (clearing it while it is read
+    saves a separate pass). Returns what the normalisation needs, from the float64 values:
+    the largest value (1) or the sum (2), else 0."""
     size = _U(o.shape[0])
-    if signed or carry:
-        for c in range(size):
-            v = win[c + plane] - win[c] if signed else win[c]
-            if carry:
-                if not first:
-                    v += decay * prev[c]
-                prev[c] = v
-            o[c] = v
-    else:
+    stat = -math.inf if normalize == 1 else 0.0
+    if not (signed or carry or normalize):
         for c in range(size):
             o[c] = win[c]
-    # From the float64 values (``prev`` holds them when carrying): as exact as before rounding.
-    src = prev if carry else win
-    stat = 0.0
-    if normalize == 1:
-        stat = -math.inf
-        for c in range(size):
-            v = src[c + plane] - src[c] if signed and not carry else src[c]
+            win[c] = 0.0
+        return stat
+    for c in range(size):
+        v = win[c]
+        win[c] = 0.0
+        if signed:
+            v = win[c + plane] - v
+            win[c + plane] = 0.0
+        if carry:
+            if not first:
+                v += decay * prev[c]
+            prev[c] = v
+        o[c] = v
+        if normalize == 1:
             stat = max(stat, v)
-    elif normalize == 2:
-        for c in range(size):
-            stat += src[c + plane] - src[c] if signed and not carry else src[c]
+        elif normalize == 2:
+            stat += v
     return stat
 
 
@@ -240,6 +240,7 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
     win = np.zeros(acc_ch * plane, np.float64)
     prev = np.zeros(out.shape[2] * plane, np.float64)
     uplane = _U(plane)
+    dirty = False
     lo = np.empty(steps, np.int64)
     hi = np.empty(steps, np.int64)
     begin = np.empty(steps, np.int64)
@@ -282,8 +283,10 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
         stat = -math.inf if normalize == 1 else 0.0
         base = _U(0)
         flat = win
-        for k in range(steps):
+        if dirty:  # the previous sample stopped in the middle of a window
             win[:] = 0.0
+            dirty = False
+        for k in range(steps):
             if wmode == _ONES:
                 bad = _window_ones(x, y, p, lo[k], hi[k], flat, base, on_offset, uwidth, uheight)
             elif wmode == _FINE:
@@ -304,6 +307,7 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
                 bad = _window_exp(x, y, t, p, lo[k], hi[k], flat, base, on_offset, uwidth, uheight,
                                   end[k], inv_tau)
             if bad >= 0:
+                dirty = True
                 break
             decay = math.exp(-float(end[k] - end[k - 1]) * inv_tau) if k else 0.0
             w_stat = _finish_window(win, prev, o[k], pmode == SIGNED, carry, k == 0, decay,

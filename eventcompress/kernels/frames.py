@@ -26,7 +26,8 @@ Polarity = Literal["split", "merge", "signed"]
 Edges = Literal["fixed", "tonic", "spikingjelly"]
 OnOverflow = Literal["saturate", "raise"]
 
-_INT64_MAX = np.iinfo(np.int64).max
+_INT64_MAX = int(np.iinfo(np.int64).max)
+_INT64_MIN = int(np.iinfo(np.int64).min)
 
 
 def _check_common(polarity: str, on_overflow: str) -> int:
@@ -58,11 +59,10 @@ def _run_ranges(events: Events, lo, hi, acc: Accumulator) -> np.ndarray:
 
 
 def _longest(lo, hi, n: int) -> int:
-    if len(lo) == 0:
-        return 0
-    lo = np.clip(np.asarray(lo, dtype=np.int64), 0, n)
-    hi = np.clip(np.asarray(hi, dtype=np.int64), 0, n)
-    return int(max(int((hi - lo).max()), 0))
+    """The most events any one slice ``[lo[k], hi[k])`` (clipped to ``[0, n)``) holds."""
+    lo = lo.tolist() if isinstance(lo, np.ndarray) else lo
+    hi = hi.tolist() if isinstance(hi, np.ndarray) else hi
+    return max((min(b, n) - max(a, 0) for a, b in zip(lo, hi)), default=0) if n else 0
 
 
 def _one_mode(time_window, event_count, n_time_bins, n_event_bins) -> str:
@@ -237,7 +237,7 @@ def _time_range(events: Events, start_time, end_time) -> tuple[int, int]:
         end = int(end_time)
     if not end > start:
         raise ValueError(f"end_time ({end}) must be greater than start_time ({start})")
-    if start < np.iinfo(np.int64).min or end > _INT64_MAX:
+    if start < _INT64_MIN or end > _INT64_MAX:
         raise ValueError(f"[start_time, end_time) = [{start}, {end}) does not fit int64")
     return start, end
 
