@@ -178,10 +178,18 @@ def _finish_window(win, prev, o, signed, carry, first, decay, plane, normalize):
     the largest value (1) or the sum (2), else 0."""
     size = _U(o.shape[0])
     stat = -math.inf if normalize == 1 else 0.0
+    # The two common cases as loops LLVM vectorises; the general one below has branches.
     if not (signed or carry or normalize):
         for c in range(size):
             o[c] = win[c]
             win[c] = 0.0
+        return stat
+    if carry and not (signed or normalize or first):
+        for c in range(size):
+            v = win[c] + decay * prev[c]
+            win[c] = 0.0
+            prev[c] = v
+            o[c] = v
         return stat
     for c in range(size):
         v = win[c]
