@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from eventcompress import Events
 from eventcompress.config import FrozenConfig
-from eventcompress.errors import ConfigError
+from eventcompress.errors import ConfigError, CoordinateRangeError
 from eventcompress.kernels import (
     CropTime,
     Denoise,
@@ -133,6 +133,32 @@ def test_stc_pipeline_matches_a_loop_for_both_backends():
     assert expected.dtype == np.float32
     assert np.array_equal(process_many(streams, pipe, n_jobs=2), expected)
     assert np.array_equal(process_many(streams, pipe, n_jobs=2, backend="processes"), expected)
+
+
+def test_stc_without_steps_reads_the_streams_in_place(monkeypatch):
+    """No event steps: STC reads each stream where it lies (fill_streams), never packs, and
+    gives the loop's result; an unsorted stream is sorted, a bad one named."""
+    from eventcompress.kernels import STCConfig
+    from eventcompress.kernels.packed import PackedEvents
+
+    stc = STCConfig(steps=5, tau_s=8_000.0, carry=True)
+    pipe = Pipeline((), stc)
+    streams = _streams(23)
+    shuffled = streams[3][np.random.default_rng(0).permutation(len(streams[3]))]
+    streams[3] = shuffled
+    calls = []
+    original = STCConfig.fill_streams
+    monkeypatch.setattr(STCConfig, "fill_streams",
+                        lambda self, c, o: (calls.append(len(c)), original(self, c, o)))
+    monkeypatch.setattr(PackedEvents, "pack", None)  # packing would fail loudly
+    out = process_many(streams, pipe, n_jobs=2)
+    assert sum(calls) == 23
+    assert np.array_equal(out, np.stack([stc(e) for e in streams]))
+    bad = Events([0, 40], [0, 1], [1, 2], [1, 0], (34, 34))
+    with pytest.raises(CoordinateRangeError, match="x=40") as info:
+        process_many([*streams[:5], bad], pipe, n_jobs=2)
+    if sys.version_info >= (3, 11):
+        assert any("while processing samples" in note for note in info.value.__notes__)
 
 
 @pytest.mark.parametrize("rep", ["frames", "tonic frames", "stc count"])

@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 
 from ._binning import MERGE, SIGNED, ceil_frac, first_decrease
+from .packed import array_at
 
 _U = np.uint64
 
@@ -229,9 +230,13 @@ def _normalize(o, normalize, stat):
 
 
 @njit(cache=True, nogil=True)
-def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time, has_end,
+def compress_batch(x, y, t, p, offsets, table, out, edges_count, has_start, start_time, has_end,
                    end_time, inv_tau, fine_bins, carry, normalize, pmode, lo_tab, status, aux):
     """out[k] = STC of sample k of the packed batch (shape (steps, P, H, W), float32).
+
+    With a non-empty ``table`` (``packed.address_table``), sample k is read where its fields lie,
+    at the addresses in ``table[k]`` (``offsets`` then only give the lengths and ``x, y, t, p``
+    only the dtypes): no packed copy.
 
     ``status[k]`` gets a code (OK or a reason the caller must handle) and ``aux[k]`` the index
     of an event outside the sensor. ``fine_bins`` 0 means exact weights; ``normalize`` 0 none,
@@ -259,12 +264,20 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
     hi_tab = np.ones(1, np.float64)
     for s in range(n_samples):
         a, b = offsets[s], offsets[s + 1]
+        xs, ys, ts, ps = x, y, t, p
+        if table.shape[0]:
+            n = b - a
+            xs = array_at(table[s, 0], n, x)
+            ys = array_at(table[s, 1], n, y)
+            ts = array_at(table[s, 2], n, t)
+            ps = array_at(table[s, 3], n, p)
+            a, b = 0, n
         status[s] = OK
         aux[s] = -1
-        if first_decrease(t[a:b]) >= 0:
+        if first_decrease(ts[a:b]) >= 0:
             status[s] = UNSORTED
             continue
-        code = _windows(t, a, b, steps, edges_count, has_start, start_time, has_end, end_time,
+        code = _windows(ts, a, b, steps, edges_count, has_start, start_time, has_end, end_time,
                         lo, hi, begin, end)
         if code != OK:
             status[s] = code
@@ -296,7 +309,7 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
             dirty = False
         for k in range(steps):
             if wmode == _ONES:
-                bad = _window_ones(x, y, p, lo[k], hi[k], flat, base, on_offset, uwidth, uheight)
+                bad = _window_ones(xs, ys, ps, lo[k], hi[k], flat, base, on_offset, uwidth, uheight)
             elif wmode == _FINE:
                 # Fine bin j of window [b, e) (length L) starts at b + ceil(j L / M) and weighs
                 # lambda ** (M - 1 - j), lambda = exp(-L / (M tau)).
@@ -306,13 +319,13 @@ def compress_batch(x, y, t, p, offsets, out, edges_count, has_start, start_time,
                 for j in range(m):
                     opens[j] = begin[k] + ceil_frac(j, q, r, m)
                     weights[j] = math.exp(-float(m - 1 - j) * dt * inv_tau)
-                bad = _window_fine(x, y, t, p, lo[k], hi[k], flat, base, on_offset, uwidth, uheight,
+                bad = _window_fine(xs, ys, ts, ps, lo[k], hi[k], flat, base, on_offset, uwidth, uheight,
                                    opens, weights)
             elif wmode == _TABLE:
-                bad = _window_table(x, y, t, p, lo[k], hi[k], flat, base, on_offset, uwidth, uheight,
+                bad = _window_table(xs, ys, ts, ps, lo[k], hi[k], flat, base, on_offset, uwidth, uheight,
                                     end[k], lo_tab, hi_tab)
             else:
-                bad = _window_exp(x, y, t, p, lo[k], hi[k], flat, base, on_offset, uwidth, uheight,
+                bad = _window_exp(xs, ys, ts, ps, lo[k], hi[k], flat, base, on_offset, uwidth, uheight,
                                   end[k], inv_tau)
             if bad >= 0:
                 dirty = True

@@ -4,7 +4,9 @@ The samples are split into contiguous chunks. A chunk is packed into flat arrays
 (:class:`~eventcompress.kernels.packed.PackedEvents`) and every event -> event step runs over
 the whole chunk in one Numba call, so the Python cost is paid per chunk, not per sample. The
 representation then fills the chunk's rows of the output: in one call if it offers
-``fill_batch(packed, out)``, else sample by sample.
+``fill_batch(packed, out)``, else sample by sample. A pipeline without event steps whose
+representation offers ``fill_streams(streams, out)`` skips the packing: the kernel reads the
+streams where they lie.
 
 ``backend="threads"``: a thread pool; the kernels release the GIL (``nogil=True``) so chunks
 run in parallel and write straight into their rows. ``backend="processes"``: a spawn-safe
@@ -17,7 +19,7 @@ import math
 import multiprocessing
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import (
     Executor,
     Future,
@@ -25,6 +27,7 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     as_completed,
 )
+from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
@@ -54,9 +57,15 @@ def _resolve_jobs(n_jobs: int) -> int:
     return n_jobs
 
 
-def _note(exc: BaseException, where: str) -> None:
-    if hasattr(exc, "add_note"):
-        exc.add_note(f"(while processing {where} in process_many)")
+@contextmanager
+def _noting(where: str) -> Iterator[None]:
+    """Re-raise with a note naming the sample(s) being processed."""
+    try:
+        yield
+    except Exception as exc:
+        if hasattr(exc, "add_note"):
+            exc.add_note(f"(while processing {where} in process_many)")
+        raise
 
 
 def _thread_buffers(local: threading.local | None) -> PackBuffers | None:
@@ -76,28 +85,26 @@ def _fill(out: np.ndarray, events_list: Sequence[Events], pipeline: Pipeline, lo
     ``shown_offset`` (their position in the caller's list). With ``local``, each thread packs
     its chunks into the same reused buffers (the packed chunk does not outlive this call)."""
     chunk = [events_list[i] for i in range(lo, hi)]
+    where = f"samples {shown_offset + lo}..{shown_offset + hi - 1}"
+    rep = pipeline.representation
+    fill_streams = getattr(rep, "fill_streams", None)
+    if not pipeline.steps and fill_streams is not None:
+        # Nothing to transform: the representation reads the streams where they lie.
+        with _noting(where):
+            fill_streams(chunk, out[lo:hi])
+        return hi - lo
     indices = np.arange(first_index + lo, first_index + hi, dtype=np.int64)
-    try:
+    with _noting(where):
         packed = PackedEvents.pack(chunk, _thread_buffers(local))
         packed = pipeline.transform_packed(packed, indices, epoch=epoch)
-    except Exception as exc:
-        _note(exc, f"samples {shown_offset + lo}..{shown_offset + hi - 1}")
-        raise
-    rep = pipeline.representation
     fill_batch = getattr(rep, "fill_batch", None)
     if fill_batch is not None:
-        try:
+        with _noting(where):
             fill_batch(packed, out[lo:hi])
-        except Exception as exc:
-            _note(exc, f"samples {shown_offset + lo}..{shown_offset + hi - 1}")
-            raise
         return hi - lo
     for k in range(hi - lo):
-        try:
+        with _noting(f"sample {shown_offset + lo + k}"):
             out[lo + k] = rep(packed.sample(k, dict(chunk[k].metadata)))
-        except Exception as exc:
-            _note(exc, f"sample {shown_offset + lo + k}")
-            raise
     return hi - lo
 
 

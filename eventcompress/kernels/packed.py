@@ -21,7 +21,7 @@ from numba.np.arrayobj import make_array, populate_array
 
 from ..events import Events
 
-__all__ = ["PackBuffers", "PackedEvents", "uniforms"]
+__all__ = ["PackBuffers", "PackedEvents", "address_table", "uniforms"]
 
 
 class PackBuffers:
@@ -49,6 +49,28 @@ class PackBuffers:
         return tuple(a[:n] for a in self._arrays)
 
 
+def address_table(streams: Sequence[Events]) -> tuple[np.ndarray, np.ndarray]:
+    """``(table, offsets)`` of streams that share one sensor size and field dtypes:
+    ``table[k]`` holds the data addresses of stream k's ``x, y, t, p`` and ``offsets`` the
+    running event counts (K+1). Kernels read (or ``pack`` copies) the streams through it, so
+    the GIL is held only for noting four addresses per stream (about 1 us), not for copying
+    events. The table is valid while the streams are alive."""
+    size = streams[0].sensor_size
+    first = streams[0]
+    dtypes = (first.x.dtype, first.y.dtype, first.t.dtype, first.p.dtype)
+    offsets = np.zeros(len(streams) + 1, np.int64)
+    np.cumsum([len(e) for e in streams], out=offsets[1:])
+    table = np.empty((len(streams), 4), np.int64)
+    for k, e in enumerate(streams):
+        if e.sensor_size != size:
+            raise ValueError(f"stream {k} has sensor size {e.sensor_size}, expected {size}")
+        if (e.x.dtype, e.y.dtype, e.t.dtype, e.p.dtype) != dtypes \
+                or not _note_addresses(e.x, e.y, e.t, e.p, table, k):
+            raise ValueError(f"stream {k} does not have the contiguous {dtypes} fields of "
+                             "stream 0; build it through Events(...)")
+    return table, offsets
+
+
 @dataclass(frozen=True, eq=False)
 class PackedEvents:
     """K streams of one ``sensor_size`` in flat ``x, y, t, p`` arrays plus ``offsets`` (K+1)."""
@@ -71,31 +93,19 @@ class PackedEvents:
         a handoff per stream makes packing stop scaling."""
         if not streams:
             raise ValueError("pack needs at least one stream")
-        size = streams[0].sensor_size
-        for i, e in enumerate(streams):
-            if e.sensor_size != size:
-                raise ValueError(f"stream {i} has sensor size {e.sensor_size}, expected {size}")
-        offsets = np.zeros(len(streams) + 1, np.int64)
-        np.cumsum([len(e) for e in streams], out=offsets[1:])
         first = streams[0]
         if len(streams) == 1:
-            return cls(first.x, first.y, first.t, first.p, offsets, size)
+            offsets = np.array([0, len(first)], np.int64)
+            return cls(first.x, first.y, first.t, first.p, offsets, first.sensor_size)
+        table, offsets = address_table(streams)
         n = int(offsets[-1])
         dtypes = (first.x.dtype, first.y.dtype, first.t.dtype, first.p.dtype)
         if buffers is None:
             x, y, t, p = (np.empty(n, d) for d in dtypes)
         else:
             x, y, t, p = buffers.take(n, dtypes)
-        # Holding the GIL, only each stream's four data addresses are noted (about 1 us); the
-        # copy itself, most of the cost when the streams are not in cache, runs GIL-free.
-        table = np.empty((len(streams), 4), np.int64)
-        for k, e in enumerate(streams):
-            if (e.x.dtype, e.y.dtype, e.t.dtype, e.p.dtype) != dtypes \
-                    or not _note_addresses(e.x, e.y, e.t, e.p, table, k):
-                raise ValueError(f"stream {k} does not have the contiguous {dtypes} fields of "
-                                 "stream 0; build it through Events(...)")
         _gather_streams(table, offsets, x, y, t, p)
-        return cls(x, y, t, p, offsets, size)
+        return cls(x, y, t, p, offsets, first.sensor_size)
 
     @classmethod
     def single(cls, events: Events) -> PackedEvents:
@@ -130,7 +140,7 @@ class PackedEvents:
 
 
 @intrinsic
-def _array_at(typingctx, address, n, like):
+def array_at(typingctx, address, n, like):
     """A 1-D C array of ``like``'s dtype over ``n`` elements at ``address``, not owning them
     (the caller keeps the memory alive for as long as the view is used)."""
     arrty = types.Array(like.dtype, 1, "C")
@@ -174,10 +184,10 @@ def _gather_streams(table, offsets, x, y, t, p):
         a, b = offsets[k], offsets[k + 1]
         m = b - a
         if m:
-            x[a:b] = _array_at(table[k, 0], m, x)
-            y[a:b] = _array_at(table[k, 1], m, y)
-            t[a:b] = _array_at(table[k, 2], m, t)
-            p[a:b] = _array_at(table[k, 3], m, p)
+            x[a:b] = array_at(table[k, 0], m, x)
+            y[a:b] = array_at(table[k, 1], m, y)
+            t[a:b] = array_at(table[k, 2], m, t)
+            p[a:b] = array_at(table[k, 3], m, p)
 
 
 # -- counter-based random numbers -------------------------------------------------------------

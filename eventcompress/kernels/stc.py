@@ -14,6 +14,7 @@ give bit-identical results.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
@@ -23,7 +24,7 @@ from ..errors import CoordinateRangeError
 from ..events import Events
 from . import _stc_kernel as K
 from ._binning import POLARITY_MODES
-from .packed import PackedEvents
+from .packed import PackedEvents, address_table
 
 STCEdges = Literal["fixed", "count"]
 Normalize = Literal["none", "max", "mean-std"]
@@ -77,11 +78,15 @@ def stc_plan(steps, tau_s, edges, start_time, end_time, carry, fine_bins, normal
     )
 
 
-def _run(packed: PackedEvents, out: np.ndarray, plan: STCPlan) -> tuple[np.ndarray, np.ndarray]:
-    n = len(packed)
+_NO_TABLE = np.empty((0, 4), np.int64)
+
+
+def _run(packed: PackedEvents, out: np.ndarray, plan: STCPlan,
+         table: np.ndarray = _NO_TABLE) -> tuple[np.ndarray, np.ndarray]:
+    n = len(packed.offsets) - 1
     status = np.empty(n, np.int64)
     aux = np.empty(n, np.int64)
-    K.compress_batch(packed.x, packed.y, packed.t, packed.p, packed.offsets, out,
+    K.compress_batch(packed.x, packed.y, packed.t, packed.p, packed.offsets, table, out,
                      plan.edges_count, plan.has_start, plan.start_time, plan.has_end,
                      plan.end_time, plan.inv_tau, plan.fine_bins, plan.carry, plan.normalize,
                      plan.pmode, plan.lo_tab, status, aux)
@@ -115,8 +120,32 @@ def compress_packed(packed: PackedEvents, out: np.ndarray, plan: STCPlan,
         raise ValueError(f"out must be a float32 array of shape {shape}, got {out.dtype} "
                          f"{out.shape}")
     status, aux = _run(packed, out, plan)
+    _finish_failed(status, aux, lambda k: packed.sample(k, metadata), out, plan)
+
+
+def compress_streams(streams: Sequence[Events], out: np.ndarray, plan: STCPlan) -> None:
+    """``out[k] = compress_events(streams[k], ...)`` for every stream, in one kernel call that
+    reads each stream where it lies (no packed copy; see ``packed.address_table``)."""
+    if not streams:
+        return
+    w, h = streams[0].sensor_size
+    shape = (len(streams), plan.steps, plan.n_channels, h, w)
+    if out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float32 array of shape {shape}, got "
+                         f"{out.dtype} {out.shape}")
+    table, offsets = address_table(streams)
+    first = streams[0]
+    like = PackedEvents(first.x[:0], first.y[:0], first.t[:0], first.p[:0], offsets,
+                        first.sensor_size)
+    status, aux = _run(like, out, plan, table)
+    _finish_failed(status, aux, lambda k: streams[k], out, plan)
+
+
+def _finish_failed(status: np.ndarray, aux: np.ndarray, sample: Callable[[int], Events],
+                   out: np.ndarray, plan: STCPlan) -> None:
+    """Sort and run again the unsorted samples; raise for the first sample that failed."""
     for k in np.flatnonzero(status):
-        events = packed.sample(int(k), metadata)
+        events = sample(int(k))
         code, bad = int(status[k]), int(aux[k])
         if code == K.UNSORTED:
             events = events.sorted_by_time()
