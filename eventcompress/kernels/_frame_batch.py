@@ -52,7 +52,6 @@ class FramePlan(NamedTuple):
     end_time: int
     lo: np.ndarray  # fixed window opens (EDGES), else empty
     hi: np.ndarray  # fixed window closes (EDGES), else empty
-    adjacent: bool  # EDGES: hi[k] == lo[k + 1] for all k
     pmode: int
     int_direct: bool  # count in the output with saturation (integer dtype, not "signed")
     exact: int  # largest count the output dtype reaches exactly by += 1
@@ -103,7 +102,7 @@ def frame_plan(kwargs: dict, polarity: str, dtype: np.dtype, on_overflow: str
     d_lo, d_hi = _dtype_limits(dtype)
     return FramePlan(
         kind, int(n_frames), start is not None, int(start or 0), end is not None,
-        int(end or 0), lo, hi, bool(len(lo) and np.array_equal(lo[1:], hi[:-1])), pmode,
+        int(end or 0), lo, hi, pmode,
         pmode != SIGNED and dtype.kind in "iu", min(int(_exact_limit(dtype)), _INT64_MAX),
         int(max(d_lo, _I64.min)), int(min(d_hi, _INT64_MAX)), on_overflow == "raise",
     )
@@ -136,23 +135,17 @@ def _count(x, y, p, lo, hi, longest, out_k, wide, pmode, int_direct, exact, dlo,
 
 @njit(cache=True, nogil=True)
 def frames_batch(x, y, t, p, offsets, out, kind, has_start, start_time, has_end, end_time,
-                 fixed_lo, fixed_hi, adjacent, pmode, int_direct, exact, dlo, dhi,
-                 raise_overflow, done):
+                 fixed_lo, fixed_hi, pmode, int_direct, exact, dlo, dhi, raise_overflow, done):
     """out[k] = frames of sample k; ``done[k]`` False where the caller must compute it."""
     n_frames = out.shape[1]
     wide = np.zeros(out.shape[1:], np.int64)
     lo = np.empty(n_frames, np.int64)
     hi = np.empty(n_frames, np.int64)
-    bins = np.empty(n_frames + 1, np.int64)
-    if kind == EDGES and adjacent:
-        bins[:n_frames] = fixed_lo
-        bins[n_frames] = fixed_hi[n_frames - 1]
     for s in range(offsets.shape[0] - 1):
         a, b = offsets[s], offsets[s + 1]
         n = b - a
         xs, ys, ts, ps = x[a:b], y[a:b], t[a:b], p[a:b]
         done[s] = False
-        use_bins = False
         if n_frames == 0:
             done[s] = True
             continue
@@ -178,11 +171,17 @@ def frames_batch(x, y, t, p, offsets, out, kind, has_start, start_time, has_end,
                 if hi_t <= lo_t or (lo_t < 0 and hi_t > _INT64_MAX + lo_t):
                     continue
             if kind == GRID:
+                # On a sorted stream each time bin is an index range (an unsorted one is left
+                # to the caller, as the one-sample path handles any order).
+                if first_decrease(ts) >= 0:
+                    continue
                 span = hi_t - lo_t
                 q, r = span // n_frames, span % n_frames
-                for k in range(n_frames + 1):
-                    bins[k] = lo_t + ceil_frac(k, q, r, n_frames)
-                use_bins = True
+                edge = np.searchsorted(ts, lo_t)
+                for k in range(n_frames):
+                    lo[k] = edge
+                    edge = np.searchsorted(ts, lo_t + ceil_frac(k + 1, q, r, n_frames))
+                    hi[k] = edge
             else:
                 i0, i1 = 0, n
                 if has_start or has_end:
@@ -194,14 +193,11 @@ def frames_batch(x, y, t, p, offsets, out, kind, has_start, start_time, has_end,
                     lo[k] = i0 + ceil_frac(k, q, r, n_frames)
                     hi[k] = i0 + ceil_frac(k + 1, q, r, n_frames)
         elif kind == EDGES:
-            if adjacent:
-                use_bins = True
-            else:
-                if first_decrease(ts) >= 0:
-                    continue
-                for k in range(n_frames):
-                    lo[k] = np.searchsorted(ts, fixed_lo[k])
-                    hi[k] = np.searchsorted(ts, fixed_hi[k])
+            if first_decrease(ts) >= 0:
+                continue
+            for k in range(n_frames):
+                lo[k] = np.searchsorted(ts, fixed_lo[k])
+                hi[k] = np.searchsorted(ts, fixed_hi[k])
         elif kind == SJ_NUMBER:
             step = n // n_frames
             for k in range(n_frames):
@@ -225,14 +221,6 @@ def frames_batch(x, y, t, p, offsets, out, kind, has_start, start_time, has_end,
                         hi[k - 1] = idx
                     prev = idx
                 hi[n_frames - 1] = n
-        if use_bins:
-            # Adjacent time bins: on a sorted stream each is an index range (an unsorted one is
-            # left to the caller, as the one-sample path handles any order).
-            if first_decrease(ts) >= 0:
-                continue
-            for k in range(n_frames):
-                lo[k] = np.searchsorted(ts, bins[k])
-                hi[k] = np.searchsorted(ts, bins[k + 1])
         longest = 0
         for k in range(n_frames):
             longest = max(longest, min(hi[k], n) - max(lo[k], 0))

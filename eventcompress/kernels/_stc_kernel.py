@@ -61,18 +61,18 @@ def _deposit(flat, cell, plane, pi, w):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _window_ones(x, y, p, start, stop, flat, base, plane, width, height):
+def _window_ones(x, y, p, start, stop, flat, plane, width, height):
     for i in range(_U(start), _U(stop)):
         xi = _U(x[i])
         yi = _U(y[i])
         if xi >= width or yi >= height:
             return np.int64(i)
-        _deposit(flat, base + yi * width + xi, plane, p[i], 1.0)
+        _deposit(flat, yi * width + xi, plane, p[i], 1.0)
     return -1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _window_fine(x, y, t, p, start, stop, flat, base, plane, width, height, opens,
+def _window_fine(x, y, t, p, start, stop, flat, plane, width, height, opens,
                  weights):
     # Events are sorted, so the fine bin index only moves forward: ``opens[j]`` is the first
     # microsecond of fine bin j (no division per event).
@@ -86,12 +86,12 @@ def _window_fine(x, y, t, p, start, stop, flat, base, plane, width, height, open
         ti = t[i]
         while j < last and ti >= opens[j + _U(1)]:
             j += _U(1)
-        _deposit(flat, base + yi * width + xi, plane, p[i], weights[j])
+        _deposit(flat, yi * width + xi, plane, p[i], weights[j])
     return -1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _window_table(x, y, t, p, start, stop, flat, base, plane, width, height, e_k, lo_tab,
+def _window_table(x, y, t, p, start, stop, flat, plane, width, height, e_k, lo_tab,
                   hi_tab):
     mask = _U((1 << SHIFT) - 1)
     shift = _U(SHIFT)
@@ -101,19 +101,19 @@ def _window_table(x, y, t, p, start, stop, flat, base, plane, width, height, e_k
         if xi >= width or yi >= height:
             return np.int64(i)
         d = _U(e_k - t[i])  # 0 < d <= window length: the tables cover it
-        _deposit(flat, base + yi * width + xi, plane, p[i],
+        _deposit(flat, yi * width + xi, plane, p[i],
                  hi_tab[d >> shift] * lo_tab[d & mask])
     return -1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _window_exp(x, y, t, p, start, stop, flat, base, plane, width, height, e_k, inv_tau):
+def _window_exp(x, y, t, p, start, stop, flat, plane, width, height, e_k, inv_tau):
     for i in range(_U(start), _U(stop)):
         xi = _U(x[i])
         yi = _U(y[i])
         if xi >= width or yi >= height:
             return np.int64(i)
-        _deposit(flat, base + yi * width + xi, plane, p[i],
+        _deposit(flat, yi * width + xi, plane, p[i],
                  math.exp(-float(e_k - t[i]) * inv_tau))
     return -1
 
@@ -252,7 +252,6 @@ def compress_batch(x, y, t, p, offsets, table, out, edges_count, has_start, star
     # apart for SIGNED), then written out once as float32; ``prev`` holds the carried value.
     win = np.zeros(acc_ch * plane, np.float64)
     prev = np.zeros(out.shape[2] * plane, np.float64)
-    uplane = _U(plane)
     dirty = False
     lo = np.empty(steps, np.int64)
     hi = np.empty(steps, np.int64)
@@ -302,14 +301,12 @@ def compress_batch(x, y, t, p, offsets, table, out, edges_count, has_start, star
         bad = -1
         o = out[s].reshape(steps, -1)
         stat = -math.inf if normalize == 1 else 0.0
-        base = _U(0)
-        flat = win
         if dirty:  # the previous sample stopped in the middle of a window
             win[:] = 0.0
             dirty = False
         for k in range(steps):
             if wmode == _ONES:
-                bad = _window_ones(xs, ys, ps, lo[k], hi[k], flat, base, on_offset, uwidth, uheight)
+                bad = _window_ones(xs, ys, ps, lo[k], hi[k], win, on_offset, uwidth, uheight)
             elif wmode == _FINE:
                 # Fine bin j of window [b, e) (length L) starts at b + ceil(j L / M) and weighs
                 # lambda ** (M - 1 - j), lambda = exp(-L / (M tau)).
@@ -319,20 +316,20 @@ def compress_batch(x, y, t, p, offsets, table, out, edges_count, has_start, star
                 for j in range(m):
                     opens[j] = begin[k] + ceil_frac(j, q, r, m)
                     weights[j] = math.exp(-float(m - 1 - j) * dt * inv_tau)
-                bad = _window_fine(xs, ys, ts, ps, lo[k], hi[k], flat, base, on_offset, uwidth, uheight,
+                bad = _window_fine(xs, ys, ts, ps, lo[k], hi[k], win, on_offset, uwidth, uheight,
                                    opens, weights)
             elif wmode == _TABLE:
-                bad = _window_table(xs, ys, ts, ps, lo[k], hi[k], flat, base, on_offset, uwidth, uheight,
+                bad = _window_table(xs, ys, ts, ps, lo[k], hi[k], win, on_offset, uwidth, uheight,
                                     end[k], lo_tab, hi_tab)
             else:
-                bad = _window_exp(xs, ys, ts, ps, lo[k], hi[k], flat, base, on_offset, uwidth, uheight,
+                bad = _window_exp(xs, ys, ts, ps, lo[k], hi[k], win, on_offset, uwidth, uheight,
                                   end[k], inv_tau)
             if bad >= 0:
                 dirty = True
                 break
-            decay = math.exp(-float(end[k] - end[k - 1]) * inv_tau) if k else 0.0
+            decay = math.exp(-float(end[k] - end[k - 1]) * inv_tau) if carry and k else 0.0
             w_stat = _finish_window(win, prev, o[k], pmode == SIGNED, carry, k == 0, decay,
-                                    uplane, normalize)
+                                    on_offset, normalize)
             stat = max(stat, w_stat) if normalize == 1 else stat + w_stat
         if bad >= 0:
             status[s] = OUTSIDE

@@ -62,7 +62,7 @@ def _longest(lo, hi, n: int) -> int:
     """The most events any one slice ``[lo[k], hi[k])`` (clipped to ``[0, n)``) holds."""
     lo = lo.tolist() if isinstance(lo, np.ndarray) else lo
     hi = hi.tolist() if isinstance(hi, np.ndarray) else hi
-    return max((min(b, n) - max(a, 0) for a, b in zip(lo, hi)), default=0) if n else 0
+    return max([0, *(min(b, n) - max(a, 0) for a, b in zip(lo, hi))])
 
 
 def _one_mode(time_window, event_count, n_time_bins, n_event_bins) -> str:

@@ -10,7 +10,7 @@ that equal settings always give the same hash.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -47,6 +47,14 @@ def _optional_int(obj: Any, name: str) -> None:
         raise ConfigError(f"must be an integer number of microseconds, got {value!r}",
                           source=type(obj).__name__, key=name)
     _set(obj, name, int(value))
+
+
+def _into_contiguous(out: np.ndarray, fill: Callable[[np.ndarray], None]) -> None:
+    """``fill(out)``, through a C-contiguous copy where ``out`` is not (the kernels need one)."""
+    target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
+    fill(target)
+    if target is not out:
+        out[...] = target
 
 
 @dataclass(frozen=True)
@@ -134,19 +142,21 @@ class FrameConfig(FrozenConfig):
 
     def _fill(self, packed: PackedEvents, out: np.ndarray, metadata: dict | None) -> None:
         plan = self._plan
-        target = out if out.flags.c_contiguous else np.empty_like(out, order="C")
-        done = np.empty(len(packed), np.bool_)
-        _frame_batch.frames_batch(
-            packed.x, packed.y, packed.t, packed.p, packed.offsets, target, plan.kind,
-            plan.has_start, plan.start_time, plan.has_end, plan.end_time, plan.lo, plan.hi,
-            plan.adjacent, plan.pmode, plan.int_direct, plan.exact, plan.dlo, plan.dhi,
-            plan.raise_overflow, done,
-        )
-        for k in np.flatnonzero(~done):
-            # Unsorted where order matters, or an error to report: frames() handles or raises.
-            target[k] = self._frames(packed.sample(int(k), metadata))
-        if target is not out:
-            out[...] = target
+
+        def fill(target: np.ndarray) -> None:
+            done = np.empty(len(packed), np.bool_)
+            _frame_batch.frames_batch(
+                packed.x, packed.y, packed.t, packed.p, packed.offsets, target, plan.kind,
+                plan.has_start, plan.start_time, plan.has_end, plan.end_time, plan.lo, plan.hi,
+                plan.pmode, plan.int_direct, plan.exact, plan.dlo, plan.dhi,
+                plan.raise_overflow, done,
+            )
+            for k in np.flatnonzero(~done):
+                # Unsorted where order matters, or an error to report: frames() handles or
+                # raises.
+                target[k] = self._frames(packed.sample(int(k), metadata))
+
+        _into_contiguous(out, fill)
 
     @property
     def output_dtype(self) -> np.dtype:
@@ -229,18 +239,11 @@ class STCConfig(FrozenConfig):
         each stream where it lies, without packing a copy first (``process_many`` uses it for a
         pipeline without event steps: on small streams the copy was most of the memory
         traffic)."""
-        target = out if out.flags.c_contiguous else np.empty(out.shape, np.float32)
-        _stc.compress_streams(streams, target, self._plan)
-        if target is not out:
-            out[...] = target
+        _into_contiguous(out, lambda target: _stc.compress_streams(streams, target, self._plan))
 
     def _fill(self, packed: PackedEvents, out: np.ndarray, metadata: dict | None) -> None:
-        if out.flags.c_contiguous:
-            _stc.compress_packed(packed, out, self._plan, metadata)
-        else:
-            target = np.empty(out.shape, np.float32)
-            _stc.compress_packed(packed, target, self._plan, metadata)
-            out[...] = target
+        _into_contiguous(
+            out, lambda target: _stc.compress_packed(packed, target, self._plan, metadata))
 
     @property
     def output_dtype(self) -> np.dtype:

@@ -114,11 +114,7 @@ def compress_packed(packed: PackedEvents, out: np.ndarray, plan: STCPlan,
                     metadata: dict | None = None) -> None:
     """``out[k] = compress_events(packed.sample(k), ...)`` for every sample, in one kernel call
     (unsorted samples are sorted and run again; the first failing sample raises)."""
-    w, h = packed.sensor_size
-    shape = (len(packed), plan.steps, plan.n_channels, h, w)
-    if out.shape != shape or out.dtype != np.float32:
-        raise ValueError(f"out must be a float32 array of shape {shape}, got {out.dtype} "
-                         f"{out.shape}")
+    _check_out(out, len(packed), packed.sensor_size, plan)
     status, aux = _run(packed, out, plan)
     _finish_failed(status, aux, lambda k: packed.sample(k, metadata), out, plan)
 
@@ -128,17 +124,21 @@ def compress_streams(streams: Sequence[Events], out: np.ndarray, plan: STCPlan) 
     reads each stream where it lies (no packed copy; see ``packed.address_table``)."""
     if not streams:
         return
-    w, h = streams[0].sensor_size
-    shape = (len(streams), plan.steps, plan.n_channels, h, w)
-    if out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous float32 array of shape {shape}, got "
-                         f"{out.dtype} {out.shape}")
+    _check_out(out, len(streams), streams[0].sensor_size, plan)
     table, offsets = address_table(streams)
     first = streams[0]
     like = PackedEvents(first.x[:0], first.y[:0], first.t[:0], first.p[:0], offsets,
                         first.sensor_size)
     status, aux = _run(like, out, plan, table)
     _finish_failed(status, aux, lambda k: streams[k], out, plan)
+
+
+def _check_out(out: np.ndarray, n: int, sensor_size: tuple[int, int], plan: STCPlan) -> None:
+    w, h = sensor_size
+    shape = (n, plan.steps, plan.n_channels, h, w)
+    if out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float32 array of shape {shape}, got "
+                         f"{out.dtype} {out.shape}")
 
 
 def _finish_failed(status: np.ndarray, aux: np.ndarray, sample: Callable[[int], Events],
