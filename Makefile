@@ -24,7 +24,11 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(PY) -m ruff check eventcompress tests tools
 
+# SpikingJelly is a benchmark competitor only. Installed without its dependencies: they name
+# torchvision and torchaudio, whose resolve replaces the CPU torch with a CUDA build. Its
+# activation_based neurons and layers need none of them.
 bench: $(VENV)/.installed
+	$(PY) -m pip install --no-deps spikingjelly==2.0.0
 	$(PY) tools/bench/run_all.py
 
 clean-venv:
