@@ -178,7 +178,7 @@ def test_registered_network_accounting():
         assert all(r.counted_as == ("MAC" if expect_ann else "AC") for r in rep.layers[1:])
         assert len(rep.neurons) >= 3
         if not expect_ann:
-            k = model.config.n_thresholds
+            k = model.config.neuron.n_thresholds
             for n in rep.neurons:  # integer spike levels 0..K
                 assert n.spikes == int(n.spikes) and n.spikes <= k * n.events
         assert math.isfinite(rep.totals["energy_ratio"])

@@ -117,7 +117,7 @@ def test_threshold_list_and_ratio_reach_every_neuron():
     neurons = _hidden_and_conv_neurons(model)
     assert len(neurons) == 3  # two SCBs and the hidden layer
     assert all(n.thresholds == (0.5, 1.0, 2.5) for n in neurons)
-    assert model.config.thresholds == (0.5, 1.0, 2.5)
+    assert model.config.neuron.thresholds == (0.5, 1.0, 2.5)
     geometric = create_model("nmnist-mtlif", thresholds="geometric", threshold_ratio=3.0,
                              n_thresholds=3, theta=0.5, **TINY)
     assert all(n.thresholds == (0.5, 1.5, 4.5) for n in _hidden_and_conv_neurons(geometric))

@@ -15,10 +15,10 @@ from torch import nn
 
 from ..errors import ConfigError
 from . import functional as F
-from .neurons import make_neuron
+from .neurons import NeuronConfig, make_neuron
 
 __all__ = ["SCB", "ConvBNNeuron", "STCB", "SpikeMaxPool2d", "SpikeAvgPool2d", "TemporalDropout",
-           "Readout", "Flatten", "LinearNeuron", "per_frame", "READOUT_MODES"]
+           "Readout", "Flatten", "LinearNeuron", "per_frame", "READOUT_MODES", "synapse_logit"]
 
 READOUT_MODES = ("membrane", "count", "rate")
 
@@ -27,6 +27,25 @@ def _check_5d(x: torch.Tensor, block: str) -> None:
     if x.dim() != 5:
         raise ValueError(f"{block} expects a time-first input [T, N, C, H, W], got shape "
                          f"{tuple(x.shape)}")
+
+
+def _neuron(neuron: str | NeuronConfig, neuron_kwargs: dict[str, Any] | None,
+            channels: int) -> nn.Module:
+    """A layer's neuron: built from a :class:`NeuronConfig` (for ``channels`` outputs) or by
+    ``make_neuron(kind, **neuron_kwargs)``."""
+    if isinstance(neuron, NeuronConfig):
+        if neuron_kwargs:
+            raise ConfigError("give the settings in the NeuronConfig, not also as neuron_kwargs",
+                              key="neuron_kwargs")
+        return neuron.build(channels)
+    return make_neuron(neuron, **(neuron_kwargs or {}))
+
+
+def synapse_logit(beta0: float) -> float:
+    """``v`` with ``sigmoid(v) = beta0``: the SCB synapse's initial decay, ``0 < beta0 < 1``."""
+    if not (isinstance(beta0, (int, float)) and not isinstance(beta0, bool) and 0 < beta0 < 1):
+        raise ConfigError(f"the synaptic decay must lie in (0, 1), got {beta0!r}", key="beta0")
+    return math.log(beta0 / (1 - beta0))
 
 
 def per_frame(layer: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -40,12 +59,12 @@ class ConvBNNeuron(nn.Module):
     """Conv2d -> BatchNorm2d (time-shared statistics) -> neuron."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
-                 stride: int = 1, padding: int = 1, neuron: str = "mtlif",
+                 stride: int = 1, padding: int = 1, neuron: str | NeuronConfig = "mtlif",
                  neuron_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
-        self.neuron = make_neuron(neuron, **(neuron_kwargs or {}))
+        self.neuron = _neuron(neuron, neuron_kwargs, out_channels)
 
     def _conv_bn(self, frames: torch.Tensor) -> torch.Tensor:
         return self.bn(self.conv(frames))
@@ -63,16 +82,14 @@ class SCB(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
-                 stride: int = 1, padding: int = 1, neuron: str = "mtlif",
+                 stride: int = 1, padding: int = 1, neuron: str | NeuronConfig = "mtlif",
                  neuron_kwargs: dict[str, Any] | None = None, beta0: float = 0.5) -> None:
         super().__init__()
-        if not (0 < beta0 < 1):
-            raise ConfigError(f"the synaptic decay must lie in (0, 1), got {beta0!r}",
-                              key="beta0")
+        v0 = synapse_logit(beta0)
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
-        self.v = nn.Parameter(torch.full((out_channels,), math.log(beta0 / (1 - beta0))))
-        self.neuron = make_neuron(neuron, **(neuron_kwargs or {}))
+        self.v = nn.Parameter(torch.full((out_channels,), v0))
+        self.neuron = _neuron(neuron, neuron_kwargs, out_channels)
 
     @property
     def beta(self) -> torch.Tensor:
@@ -177,11 +194,11 @@ class Flatten(nn.Module):
 class LinearNeuron(nn.Module):
     """Linear layer applied per step, then a neuron: ``[T, N, F_in] -> [T, N, F_out]``."""
 
-    def __init__(self, in_features: int, out_features: int, neuron: str = "mtlif",
+    def __init__(self, in_features: int, out_features: int, neuron: str | NeuronConfig = "mtlif",
                  neuron_kwargs: dict[str, Any] | None = None, bias: bool = True) -> None:
         super().__init__()
         self.linear = nn.Linear(in_features, out_features, bias=bias)
-        self.neuron = make_neuron(neuron, **(neuron_kwargs or {}))
+        self.neuron = _neuron(neuron, neuron_kwargs, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.neuron(self.linear(x))
@@ -201,7 +218,7 @@ class Readout(nn.Module):
     """
 
     def __init__(self, in_features: int, n_classes: int, mode: str = "membrane",
-                 voters: int = 1, neuron: str = "plif",
+                 voters: int = 1, neuron: str | NeuronConfig = "plif",
                  neuron_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
         if mode not in READOUT_MODES:
@@ -213,8 +230,8 @@ class Readout(nn.Module):
         self.voters = voters
         self.n_classes = n_classes
         self.linear = nn.Linear(in_features, n_classes * voters)
-        self.neuron = None if mode == "membrane" else make_neuron(neuron,
-                                                                  **(neuron_kwargs or {}))
+        self.neuron = None if mode == "membrane" else _neuron(neuron, neuron_kwargs,
+                                                              n_classes * voters)
 
     def _vote(self, y: torch.Tensor) -> torch.Tensor:
         if self.voters == 1:

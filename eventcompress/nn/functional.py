@@ -14,6 +14,7 @@ from typing import NamedTuple
 import torch
 
 from ..errors import ConfigError
+from .settings import did_you_mean
 from .surrogates import Surrogate, heaviside_count, spike, surrogate_grad
 
 __all__ = [
@@ -71,8 +72,9 @@ def resolve_thresholds(theta: float = 1.0, n_thresholds: int = 1,
                                   key="threshold_ratio")
             values = tuple(float(theta * ratio ** i) for i in range(n_thresholds))
         else:
-            raise ConfigError(f"unknown threshold scheme {thresholds!r}; expected 'linear', "
-                              "'geometric' or a list of numbers", key="thresholds")
+            raise ConfigError(f"unknown threshold scheme {thresholds!r}"
+                              f"{did_you_mean(thresholds, ('linear', 'geometric'))}; expected "
+                              "'linear', 'geometric' or a list of numbers", key="thresholds")
     else:
         values = tuple(float(v) for v in thresholds)
         if not values:

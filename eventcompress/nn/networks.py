@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -31,6 +31,7 @@ from torch import nn
 from ..config import FrozenConfig
 from ..errors import ConfigError
 from .blocks import (
+    READOUT_MODES,
     SCB,
     STCB,
     ConvBNNeuron,
@@ -39,47 +40,56 @@ from .blocks import (
     SpikeAvgPool2d,
     SpikeMaxPool2d,
     TemporalDropout,
+    synapse_logit,
 )
-from .neurons import make_neuron, neuron_keywords
+from .neurons import NEURON_SETTINGS, NeuronConfig
 from .registry import register_model
+from .settings import check_field_types, did_you_mean, unknown_choice
 
-__all__ = ["ARCHITECTURES", "DATASETS", "VARIANTS", "LinearBNNeuron", "NetworkConfig",
-           "SpikingNet", "build_network"]
+__all__ = ["ARCHITECTURES", "DATASETS", "READOUT_NEURON", "VARIANTS", "LinearBNNeuron",
+           "NetworkConfig", "NeuronConfig", "SpikingNet", "build_network", "network_config"]
 
 
 @dataclass(frozen=True)
 class NetworkConfig(FrozenConfig):
-    """Every setting of a :class:`SpikingNet`; the registry's overrides are its fields."""
+    """Every setting of a :class:`SpikingNet`, checked when the record is made.
+
+    The neuron settings live in the nested :class:`NeuronConfig` ``neuron`` (its ``kind`` is the
+    neuron of the conv blocks and the hidden layer; a spiking readout uses the same settings
+    with kind ``"plif"``). The registry's flat overrides (``theta=0.5``) are the fields of both
+    records but ``dataset``, ``variant``, ``block`` and ``neuron``/``kind``, which the network's
+    name fixes (``model_info(name)["defaults"]`` lists them).
+    """
 
     dataset: str
     variant: str
     in_channels: int
-    input_size: tuple[int, int]  # (height, width)
+    input_size: tuple[int, int]  # (height, width); an int means a square
     n_classes: int
     channels: tuple[int, ...]
     pool_after: tuple[int, ...]  # indices of the blocks followed by a 2x2 pooling
     hidden: int  # width of the hidden linear-BN-neuron layer; 0: flatten into the readout
     block: str  # "scb" | "convbn" | "stcb"
-    neuron: str  # neuron of conv blocks and hidden layer (make_neuron kind)
+    neuron: NeuronConfig
     kernel_size: int = 3
     pool: str = "max"
     dropout: float = 0.0
     readout: str = "membrane"
-    n_thresholds: int = 1
-    theta: float = 1.0
-    thresholds: str | tuple[float, ...] = "linear"  # "linear", "geometric" or the values
-    threshold_ratio: float = 2.0
-    tau0: float = 2.0
-    surrogate: str = "rect"
-    surrogate_width: float = 1.0
-    surrogate_alpha: float | None = None
-    reset: str = "soft"
-    v_reset: float = 0.0
-    detach_reset: bool = False
-    per_channel: bool = False
-    T_equiv: int = 4
     beta0: float = 0.5
     time_first: bool = True
+
+    # 2: the neuron settings moved from flat fields (and the kind string ``neuron``) into the
+    # nested NeuronConfig ``neuron``; numbers are stored in their field's type (1 -> 1.0).
+    schema_version: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        size = self.input_size
+        if isinstance(size, int) and not isinstance(size, bool):
+            object.__setattr__(self, "input_size", (size, size))
+        if not isinstance(self.neuron, NeuronConfig):
+            raise ConfigError(f"expected a NeuronConfig, got {self.neuron!r}", key="neuron")
+        check_field_types(self)
+        _validate(self)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -87,10 +97,9 @@ class NetworkConfig(FrozenConfig):
         return (self.in_channels, *self.input_size)
 
     @property
-    def neuron_kwargs(self) -> dict[str, Any]:
-        """The neuron settings the kind ``self.neuron`` takes (see ``make_neuron``)."""
-        accepted = neuron_keywords(self.neuron)
-        return {key: getattr(self, key) for key in _NEURON_FIELDS if key in accepted}
+    def readout_neuron(self) -> NeuronConfig:
+        """The spiking readout's neuron: the network's settings, kind ``"plif"``."""
+        return dataclasses.replace(self.neuron, kind=READOUT_NEURON)
 
 
 #: Per-dataset topology: input, classes, conv channels, pooled blocks, hidden width.
@@ -120,10 +129,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "_doc": "ReLU network of the same topology (ANN baseline)"},
 }
 
-# NetworkConfig fields handed to make_neuron (each kind takes those it understands).
-_NEURON_FIELDS = ("theta", "n_thresholds", "thresholds", "threshold_ratio", "tau0", "surrogate",
-                  "surrogate_width", "surrogate_alpha", "reset", "v_reset", "detach_reset",
-                  "T_equiv")
+#: Neuron kind of a spiking readout (``readout`` ``"count"`` or ``"rate"``).
+READOUT_NEURON = "plif"
 _POOLS = ("max", "avg")
 _BLOCKS = ("scb", "convbn", "stcb")
 
@@ -137,12 +144,11 @@ class LinearBNNeuron(nn.Module):
     the norm folds into the linear weights, so it costs no extra operation.
     """
 
-    def __init__(self, in_features: int, out_features: int, neuron: str,
-                 neuron_kwargs: dict[str, Any]) -> None:
+    def __init__(self, in_features: int, out_features: int, neuron: NeuronConfig) -> None:
         super().__init__()
         self.linear = nn.Linear(in_features, out_features, bias=False)
         self.bn = nn.BatchNorm1d(out_features)
-        self.neuron = make_neuron(neuron, **neuron_kwargs)
+        self.neuron = neuron.build(out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t, n = x.shape[:2]
@@ -162,7 +168,7 @@ class SpikingNet(nn.Module):
         super().__init__()
         self.config = config
         self.time_first = config.time_first
-        self.single_step = config.neuron == "s3nn"
+        self.single_step = config.neuron.kind == "s3nn"
         c = config
         k = c.kernel_size
         layers: list[nn.Module] = []
@@ -182,29 +188,23 @@ class SpikingNet(nn.Module):
         if c.dropout > 0:
             head.append(TemporalDropout(c.dropout))
         if c.hidden:
-            head.append(LinearBNNeuron(n_features, c.hidden, neuron=c.neuron,
-                                       neuron_kwargs=self._neuron_kwargs(c.hidden)))
+            head.append(LinearBNNeuron(n_features, c.hidden, neuron=c.neuron))
             if c.dropout > 0:
                 head.append(TemporalDropout(c.dropout))
             n_features = c.hidden
         self.classifier = nn.Sequential(*head)
-        self.readout = Readout(n_features, c.n_classes, mode=c.readout)
-
-    def _neuron_kwargs(self, channels: int) -> dict[str, Any]:
-        kwargs = self.config.neuron_kwargs
-        if self.config.per_channel and self.config.neuron in ("mtlif", "lif", "plif"):
-            kwargs["per_channel"] = channels
-        return kwargs
+        self.readout = Readout(n_features, c.n_classes, mode=c.readout,
+                               neuron=c.readout_neuron)
 
     def _block(self, in_ch: int, out_ch: int, k: int) -> nn.Module:
         c = self.config
         if c.block == "stcb":
-            return STCB(in_ch, out_ch, kernel_size=k, padding=k // 2, theta=c.theta,
-                        n_thresholds=c.n_thresholds)
+            return STCB(in_ch, out_ch, kernel_size=k, padding=k // 2, theta=c.neuron.theta,
+                        n_thresholds=c.neuron.n_thresholds)
         block_cls = SCB if c.block == "scb" else ConvBNNeuron
         kwargs = {"beta0": c.beta0} if c.block == "scb" else {}
         return block_cls(in_ch, out_ch, kernel_size=k, padding=k // 2, neuron=c.neuron,
-                         neuron_kwargs=self._neuron_kwargs(out_ch), **kwargs)
+                         **kwargs)
 
     @property
     def batch_dim(self) -> int:
@@ -227,84 +227,57 @@ class SpikingNet(nn.Module):
         return logits
 
 
-def _size_pair(value: Any) -> tuple[int, int]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value)
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return (int(value[0]), int(value[1]))
-    raise ConfigError(f"expected an integer or (height, width), got {value!r}", key="input_size")
-
-
 def _validate(c: NetworkConfig) -> None:
+    """Values of the network settings (their types are checked from the annotations)."""
     def bad(key: str, message: str) -> ConfigError:
         return ConfigError(f"{message}, got {getattr(c, key)!r}", key=key)
 
-    for key in ("in_channels", "n_classes", "kernel_size", "n_thresholds"):
-        value = getattr(c, key)
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+    for key in ("in_channels", "n_classes", "kernel_size"):
+        if getattr(c, key) < 1:
             raise bad(key, "must be an integer >= 1")
     if c.kernel_size % 2 == 0:
         raise bad("kernel_size", "must be odd (the blocks pad by kernel_size // 2)")
-    if not c.channels or not all(isinstance(v, int) and v >= 1 for v in c.channels):
+    if not c.channels or min(c.channels) < 1:
         raise bad("channels", "must be a non-empty list of positive integers")
-    if not all(isinstance(i, int) and 0 <= i < len(c.channels) for i in c.pool_after):
+    if not all(0 <= i < len(c.channels) for i in c.pool_after):
         raise bad("pool_after", f"must list block indices in 0..{len(c.channels) - 1}")
-    if not (isinstance(c.hidden, int) and c.hidden >= 0):
+    if c.hidden < 0:
         raise bad("hidden", "must be an integer >= 0")
-    if not (isinstance(c.dropout, (int, float)) and 0 <= c.dropout < 1):
+    if not 0 <= c.dropout < 1:
         raise bad("dropout", "must be in [0, 1)")
     if c.pool not in _POOLS:
-        raise bad("pool", f"must be one of {', '.join(_POOLS)}")
+        raise unknown_choice("pool", c.pool, _POOLS, "pool")
     if c.block not in _BLOCKS:
-        raise bad("block", f"must be one of {', '.join(_BLOCKS)}")
-    _validate_neuron_settings(c)
+        raise unknown_choice("block", c.block, _BLOCKS, "block")
+    if c.readout not in READOUT_MODES:
+        raise unknown_choice("readout", c.readout, READOUT_MODES, "readout mode")
+    synapse_logit(c.beta0)
+    if c.block == "stcb" and c.neuron.thresholds != "linear":
+        # The STCB count-rate gradient r'(s) = 1/theta assumes equally spaced levels.
+        raise ConfigError(f"the STCB blocks support only linear thresholds i * theta, got "
+                          f"{c.neuron.thresholds!r}", key="thresholds")
     h, w = c.input_size
     factor = 2 ** len(set(c.pool_after))
-    if h // factor < 1 or w // factor < 1:
+    if min(h, w) < 1 or h // factor < 1 or w // factor < 1:
         raise ConfigError(f"{h}x{w} input is too small for {len(set(c.pool_after))} 2x2 poolings",
                           key="input_size")
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def network_config(dataset: str, variant: str, **overrides: Any) -> NetworkConfig:
+    """The :class:`NetworkConfig` of ``<dataset>-<variant>`` with flat ``overrides``.
 
-
-def _validate_neuron_settings(c: NetworkConfig) -> None:
-    """Types of the neuron settings; their values are checked by the neurons themselves."""
-    if not isinstance(c.thresholds, str) and not (
-            isinstance(c.thresholds, tuple) and c.thresholds
-            and all(_is_number(v) for v in c.thresholds)):
-        raise ConfigError(f"must be 'linear', 'geometric' or a non-empty list of numbers, got "
-                          f"{c.thresholds!r}", key="thresholds")
-    for key in ("threshold_ratio", "v_reset"):
-        if not _is_number(getattr(c, key)):
-            raise ConfigError(f"must be a number, got {getattr(c, key)!r}", key=key)
-    if c.surrogate_alpha is not None and not _is_number(c.surrogate_alpha):
-        raise ConfigError(f"must be a number (or absent), got {c.surrogate_alpha!r}",
-                          key="surrogate_alpha")
-    if not isinstance(c.detach_reset, bool):
-        raise ConfigError(f"must be true or false, got {c.detach_reset!r}", key="detach_reset")
-    if not (isinstance(c.T_equiv, int) and not isinstance(c.T_equiv, bool) and c.T_equiv >= 1):
-        raise ConfigError(f"must be an integer >= 1, got {c.T_equiv!r}", key="T_equiv")
-    if c.block == "stcb" and c.thresholds != "linear":
-        # The STCB count-rate gradient r'(s) = 1/theta assumes equally spaced levels.
-        raise ConfigError(f"the STCB blocks support only linear thresholds i * theta, got "
-                          f"{c.thresholds!r}", key="thresholds")
-
-
-def build_network(dataset: str, variant: str, **overrides: Any) -> SpikingNet:
-    """The ``<dataset>-<variant>`` network with ``overrides`` (fields of :class:`NetworkConfig`)."""
+    Each override is a field of :class:`NetworkConfig` or of :class:`NeuronConfig`;
+    ``ConfigError`` names the first bad one (its ``key`` is the override's name).
+    """
     if dataset not in ARCHITECTURES:
-        raise ConfigError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}",
-                          key="dataset")
+        raise unknown_choice("dataset", dataset, DATASETS, "dataset")
     if variant not in VARIANTS:
-        raise ConfigError(f"unknown variant {variant!r}; expected one of "
-                          f"{', '.join(VARIANTS)}", key="variant")
+        raise unknown_choice("variant", variant, tuple(VARIANTS), "variant")
     settings = _defaults(dataset, variant)
     unknown = sorted(set(overrides) - set(settings))
     if unknown:
-        raise ConfigError(f"unknown override(s) {', '.join(unknown)}; valid: "
+        raise ConfigError(f"unknown override(s) {', '.join(unknown)}"
+                          f"{did_you_mean(unknown[0], sorted(settings))}; valid: "
                           f"{', '.join(sorted(settings))}", key=unknown[0])
     settings.update(overrides)
     if "channels" in overrides and "pool_after" not in overrides:
@@ -315,15 +288,15 @@ def build_network(dataset: str, variant: str, **overrides: Any) -> SpikingNet:
             raise ConfigError(f"channels has {n} blocks instead of {default_n}; give pool_after "
                               "(the indices of the blocks followed by a 2x2 pooling) too",
                               key="pool_after")
-    settings["input_size"] = _size_pair(settings["input_size"])
-    for key in ("channels", "pool_after"):
-        settings[key] = tuple(settings[key])
-    if isinstance(settings["thresholds"], list):
-        settings["thresholds"] = tuple(settings["thresholds"])
-    config = NetworkConfig(dataset=dataset, variant=variant, block=VARIANTS[variant]["block"],
-                           neuron=VARIANTS[variant]["neuron"], **settings)
-    _validate(config)
-    return SpikingNet(config)
+    neuron = NeuronConfig(kind=VARIANTS[variant]["neuron"],
+                          **{k: settings.pop(k) for k in NEURON_SETTINGS})
+    return NetworkConfig(dataset=dataset, variant=variant, block=VARIANTS[variant]["block"],
+                         neuron=neuron, **settings)
+
+
+def build_network(dataset: str, variant: str, **overrides: Any) -> SpikingNet:
+    """The ``<dataset>-<variant>`` network with ``overrides`` (see :func:`network_config`)."""
+    return SpikingNet(network_config(dataset, variant, **overrides))
 
 
 _FIXED = {"dataset", "variant", "block", "neuron"}
@@ -331,8 +304,9 @@ _FIXED = {"dataset", "variant", "block", "neuron"}
 
 def _defaults(dataset: str, variant: str) -> dict[str, Any]:
     """The overridable settings of one network and their default values."""
-    base = {f.name: f.default for f in dataclasses.fields(NetworkConfig)
-            if f.name not in _FIXED and f.default is not dataclasses.MISSING}
+    records = (*dataclasses.fields(NetworkConfig), *dataclasses.fields(NeuronConfig))
+    base = {f.name: f.default for f in records
+            if f.name not in _FIXED and f.name != "kind" and f.default is not dataclasses.MISSING}
     base.update(ARCHITECTURES[dataset])
     base.update({k: v for k, v in VARIANTS[variant].items() if not k.startswith("_")})
     for key in ("block", "neuron"):
@@ -345,7 +319,8 @@ def _register_all() -> None:
         for variant, spec in VARIANTS.items():
             register_model(functools.partial(build_network, dataset, variant),
                            name=f"{dataset}-{variant}", dataset=dataset, variant=variant,
-                           description=spec["_doc"], defaults=_defaults(dataset, variant))
+                           description=spec["_doc"], defaults=_defaults(dataset, variant),
+                           configure=functools.partial(network_config, dataset, variant))
 
 
 _register_all()

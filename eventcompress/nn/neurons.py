@@ -9,19 +9,26 @@ for the energy accounting.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import math
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from ..config import FrozenConfig
 from ..errors import ConfigError
 from . import functional as F
+from .settings import check_field_types, did_you_mean, unknown_choice
 from .surrogates import Surrogate, get_surrogate
 
-__all__ = ["NEURON_KINDS", "SpikingNeuron", "MTLIF", "LIF", "PLIF", "IFNeuron", "S3NNNeuron",
-           "ReLUNeuron", "make_neuron", "neuron_keywords", "tau_to_logit"]
+__all__ = ["NEURON_KINDS", "NEURON_SETTINGS", "SpikingNeuron", "MTLIF", "LIF", "PLIF", "IFNeuron",
+           "NeuronConfig", "S3NNNeuron", "ReLUNeuron", "make_neuron", "neuron_keywords",
+           "s3nn_leak", "tau_to_logit"]
 
 NEURON_KINDS = ("mtlif", "lif", "plif", "if", "s3nn", "relu")
 
@@ -32,6 +39,13 @@ def tau_to_logit(tau0: float) -> float:
         raise ConfigError(f"the membrane time constant must be a finite number > 1, got "
                           f"{tau0!r}", key="tau0")
     return -math.log(tau0 - 1.0)
+
+
+def s3nn_leak(tau0: float) -> float:
+    """The S3NN neuron's fixed leak ``k = 1 / tau0`` (``tau0 >= 1``)."""
+    if not (math.isfinite(tau0) and tau0 >= 1):
+        raise ConfigError(f"must be a finite number >= 1, got {tau0!r}", key="tau0")
+    return 1.0 / float(tau0)
 
 
 def _surrogate(surrogate: str | Surrogate, width: float | None,
@@ -125,18 +139,31 @@ class MTLIF(SpikingNeuron):
                 + super().extra_repr())
 
 
-class LIF(MTLIF):
+class _OneThresholdLIF(MTLIF):
+    """MT-LIF with K = 1; subclasses fix whether the leak learns."""
+
+    learnable_leak: ClassVar[bool] = True
+
+    def __init__(self, theta: float = 1.0, tau0: float = 2.0, per_channel: int | None = None,
+                 surrogate: str | Surrogate = "rect", surrogate_width: float = 1.0,
+                 surrogate_alpha: float | None = None, reset: str = "soft",
+                 v_reset: float = 0.0, detach_reset: bool = False) -> None:
+        super().__init__(n_thresholds=1, theta=theta, tau0=tau0, learnable=self.learnable_leak,
+                         per_channel=per_channel, surrogate=surrogate,
+                         surrogate_width=surrogate_width, surrogate_alpha=surrogate_alpha,
+                         reset=reset, v_reset=v_reset, detach_reset=detach_reset)
+
+
+class LIF(_OneThresholdLIF):
     """LIF baseline: fixed ``k = 1 / tau0``, one threshold."""
 
-    def __init__(self, theta: float = 1.0, tau0: float = 2.0, **kwargs: Any) -> None:
-        super().__init__(n_thresholds=1, theta=theta, tau0=tau0, learnable=False, **kwargs)
+    learnable_leak = False
 
 
-class PLIF(MTLIF):
+class PLIF(_OneThresholdLIF):
     """PLIF baseline: learnable ``k = sigmoid(w)`` initialised at ``1 / tau0``, one threshold."""
 
-    def __init__(self, theta: float = 1.0, tau0: float = 2.0, **kwargs: Any) -> None:
-        super().__init__(n_thresholds=1, theta=theta, tau0=tau0, learnable=True, **kwargs)
+    learnable_leak = True
 
 
 class IFNeuron(SpikingNeuron):
@@ -166,12 +193,10 @@ class S3NNNeuron(nn.Module):
                  tau0: float = 2.0, T_equiv: int = 4, surrogate: str | Surrogate = "rect",  # noqa: N803
                  surrogate_width: float = 1.0, surrogate_alpha: float | None = None) -> None:
         super().__init__()
-        if not (math.isfinite(tau0) and tau0 >= 1):
-            raise ConfigError(f"must be a finite number >= 1, got {tau0!r}", key="tau0")
+        self.k = s3nn_leak(tau0)
         self.thresholds = F.resolve_thresholds(theta, n_thresholds, thresholds, threshold_ratio)
         self.surrogate = _surrogate(surrogate, surrogate_width, surrogate_alpha)
         self.T_equiv = T_equiv
-        self.k = 1.0 / float(tau0)
         F.s3nn_coefficients(T_equiv, self.k)
 
     @property
@@ -204,48 +229,102 @@ class ReLUNeuron(nn.Module):
         return (y, x) if return_state else y
 
 
-# make_neuron: keyword arguments each kind understands; the common ones are accepted by all.
-_COMMON = {"theta", "n_thresholds", "thresholds", "tau0", "surrogate", "surrogate_width",
-           "reset", "per_channel"}
-_SURR = {"surrogate", "surrogate_width", "surrogate_alpha"}
-_THR = {"theta", "n_thresholds", "thresholds", "threshold_ratio"}
-_RESET = {"reset", "v_reset", "detach_reset"}
-_ACCEPTED: dict[str, set[str]] = {
-    "mtlif": _THR | _SURR | _RESET | {"tau0", "learnable", "per_channel"},
-    "lif": {"theta"} | _SURR | _RESET | {"tau0", "per_channel"},
-    "plif": {"theta"} | _SURR | _RESET | {"tau0", "per_channel"},
-    "if": _THR | _SURR | _RESET,
-    "s3nn": _THR | _SURR | {"tau0", "T_equiv"},
-    "relu": set(),
-}
-_CLASSES = {"mtlif": MTLIF, "lif": LIF, "plif": PLIF, "if": IFNeuron, "s3nn": S3NNNeuron,
-            "relu": ReLUNeuron}
+_CLASSES: dict[str, type[nn.Module]] = {"mtlif": MTLIF, "lif": LIF, "plif": PLIF,
+                                         "if": IFNeuron, "s3nn": S3NNNeuron, "relu": ReLUNeuron}
+assert tuple(_CLASSES) == NEURON_KINDS
+_LEAKY = ("mtlif", "lif", "plif")  # their tau0 initialises a leak logit (tau_to_logit)
+
+
+@dataclass(frozen=True)
+class NeuronConfig(FrozenConfig):
+    """Every neuron setting of a network: the one record from which its neurons are built.
+
+    ``kind`` is one of :data:`NEURON_KINDS`; each kind takes the settings its class's signature
+    names (:func:`neuron_keywords`) and ignores the others, so one record serves every layer
+    (and every variant). The values are checked here, by the functions the neurons use, so a
+    bad setting fails when the record is made, naming the field. ``per_channel`` asks for one
+    leak per channel: :meth:`build` is given the layer's channel count.
+    """
+
+    kind: str = "mtlif"
+    n_thresholds: int = 1
+    theta: float = 1.0
+    thresholds: str | tuple[float, ...] = "linear"  # "linear", "geometric" or the values
+    threshold_ratio: float = 2.0
+    tau0: float = 2.0
+    surrogate: str = "rect"
+    surrogate_width: float = 1.0
+    surrogate_alpha: float | None = None
+    reset: str = "soft"
+    v_reset: float = 0.0
+    detach_reset: bool = False
+    per_channel: bool = False
+    T_equiv: int = 4
+
+    def __post_init__(self) -> None:
+        check_field_types(self)
+        if self.kind not in _CLASSES:
+            raise unknown_choice("neuron", self.kind, NEURON_KINDS, "neuron")
+        if self.thresholds == ():
+            raise ConfigError("expected 'linear', 'geometric' or a non-empty array of numbers "
+                              "like [0.5, 1.0, 2.0], got []", key="thresholds")
+        F.resolve_thresholds(self.theta, self.n_thresholds, self.thresholds,
+                             self.threshold_ratio)
+        _surrogate(self.surrogate, self.surrogate_width, self.surrogate_alpha)
+        if self.reset not in F.RESET_MODES:
+            raise unknown_choice("reset", self.reset, F.RESET_MODES, "reset")
+        F.s3nn_coefficients(self.T_equiv, 1.0)  # T_equiv >= 1 whatever the kind
+        if self.kind in _LEAKY:
+            tau_to_logit(self.tau0)
+        elif self.kind == "s3nn":
+            F.s3nn_coefficients(self.T_equiv, s3nn_leak(self.tau0))
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The settings ``kind`` takes, as keyword arguments of its class (no ``per_channel``)."""
+        used = neuron_keywords(self.kind) & NEURON_SETTINGS
+        return {name: getattr(self, name) for name in sorted(used - {"per_channel"})}
+
+    def build(self, channels: int | None = None) -> nn.Module:
+        """A neuron module; ``channels`` (the layer's width) is used when ``per_channel``."""
+        kwargs = self.kwargs
+        if self.per_channel and "per_channel" in neuron_keywords(self.kind):
+            kwargs["per_channel"] = channels
+        return _CLASSES[self.kind](**kwargs)
+
+
+#: The settings of :class:`NeuronConfig` (every field but ``kind``).
+NEURON_SETTINGS = frozenset(f.name for f in dataclasses.fields(NeuronConfig)) - {"kind"}
+
+
+@functools.cache
+def _signature_keywords(cls: type) -> frozenset[str]:
+    params = inspect.signature(cls.__init__).parameters.values()
+    return frozenset(p.name for p in params if p.name != "self" and p.kind in (
+        p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
 def neuron_keywords(kind: str) -> frozenset[str]:
-    """The keywords neuron ``kind`` uses (the common ones it ignores are not included)."""
-    if kind not in _ACCEPTED:
-        raise ConfigError(f"unknown neuron {kind!r}; expected one of {', '.join(NEURON_KINDS)}",
-                          key="neuron")
-    return frozenset(_ACCEPTED[kind])
+    """The keywords neuron ``kind`` takes: those of its class's signature."""
+    if kind not in _CLASSES:
+        raise unknown_choice("neuron", kind, NEURON_KINDS, "neuron")
+    return _signature_keywords(_CLASSES[kind])
 
 
 def make_neuron(kind: str, **kwargs: Any) -> nn.Module:
     """A neuron module by kind (one of :data:`NEURON_KINDS`).
 
-    The common keywords (theta, n_thresholds, thresholds, tau0, surrogate, surrogate_width,
-    reset, per_channel) are accepted by every kind and ignored where they mean nothing (e.g.
-    ``n_thresholds`` for the K=1 baselines ``lif``/``plif``, ``tau0`` for ``if``). Other
-    keywords must belong to the kind, otherwise :class:`ConfigError` names the offender.
+    Every :class:`NeuronConfig` setting is accepted by every kind and ignored where it means
+    nothing (e.g. ``n_thresholds`` for the K=1 baselines ``lif``/``plif``, ``tau0`` for ``if``);
+    other keywords must belong to the kind's class (``learnable`` for ``mtlif``), otherwise
+    :class:`ConfigError` names the offender. ``per_channel`` is the channel count here (or None).
     """
-    if kind not in _CLASSES:
-        raise ConfigError(f"unknown neuron {kind!r}; expected one of {', '.join(NEURON_KINDS)}",
-                          key="neuron")
-    accepted = _ACCEPTED[kind]
-    unknown = sorted(set(kwargs) - accepted - _COMMON)
+    accepted = neuron_keywords(kind)
+    unknown = sorted(set(kwargs) - accepted - NEURON_SETTINGS)
     if unknown:
-        raise ConfigError(f"neuron {kind!r} does not take {', '.join(unknown)}; it takes "
-                          f"{', '.join(sorted(accepted | _COMMON))}", key="neuron_kwargs")
+        hint = did_you_mean(unknown[0], sorted(accepted | NEURON_SETTINGS))
+        raise ConfigError(f"neuron {kind!r} does not take {', '.join(unknown)}{hint}; it takes "
+                          f"{', '.join(sorted(accepted | NEURON_SETTINGS))}", key="neuron_kwargs")
     used = {name: value for name, value in kwargs.items() if name in accepted}
     if "per_channel" in used and used["per_channel"] is None:
         del used["per_channel"]

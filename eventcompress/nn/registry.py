@@ -25,6 +25,7 @@ from ..errors import ConfigError
 __all__ = [
     "ModelEntry",
     "create_model",
+    "error_detail",
     "get_entry",
     "is_model",
     "list_models",
@@ -47,6 +48,9 @@ class ModelEntry:
     variant: str = ""
     description: str = ""
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    #: ``configure(**overrides)`` returns the network's settings record without building it
+    #: (``network_config`` for the built-in networks); None: only building checks the values.
+    configure: Callable[..., Any] | None = None
 
     def check_overrides(self, overrides: Mapping[str, Any], *, source: Any = None,
                         prefix: str = "") -> None:
@@ -59,6 +63,38 @@ class ModelEntry:
                     f"valid overrides: {', '.join(sorted(self.defaults))}",
                     source=source, key=prefix + key,
                 )
+
+    def settings(self, overrides: Mapping[str, Any], *, source: Any = None,
+                 prefix: str = "") -> Any:
+        """Check ``overrides`` (names, types, values) without allocating a network.
+
+        Returns the settings record (``configure``), or, for builders without one, the network
+        built on PyTorch's ``meta`` device. A ``ConfigError`` gets ``source`` and its key
+        ``prefix + key``; other build errors become a ``ConfigError`` keyed ``prefix``.
+        """
+        self.check_overrides(overrides, source=source, prefix=prefix)
+        try:
+            if self.configure is not None:
+                return self.configure(**overrides)
+            import torch
+
+            with torch.device("meta"):
+                return self.builder(**overrides)
+        except ConfigError as exc:
+            key = prefix + exc.key if exc.key else prefix.rstrip(".") or None
+            raise ConfigError(error_detail(exc), source=source, key=key) from None
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise ConfigError(f"the overrides do not build a network: {exc}", source=source,
+                              key=prefix.rstrip(".") or None) from None
+
+
+def error_detail(exc: ConfigError) -> str:
+    """The message of ``exc`` without its ``source: [key]`` prefix (to re-raise it elsewhere)."""
+    message = str(exc)
+    for prefix in (f"{exc.source}: " if exc.source is not None else "",
+                   f"[{exc.key}] " if exc.key else ""):
+        message = message.removeprefix(prefix)
+    return message
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -96,12 +132,15 @@ def register_model(
     variant: str = "",
     description: str = "",
     defaults: Mapping[str, Any] | None = None,
+    configure: Callable[..., Any] | None = None,
 ) -> Any:
     """Register a network builder; usable as ``@register_model`` or ``@register_model(name=...)``.
 
     Without ``name`` the function name is used with underscores turned into dashes. ``defaults``
     (the accepted overrides and their default values) is read from the keyword arguments of the
-    builder's signature unless given. Registering a name twice is an error.
+    builder's signature unless given; ``configure`` (optional) returns the settings record for
+    the same overrides without building (see :meth:`ModelEntry.settings`). Registering a name
+    twice is an error.
     """
 
     def decorate(builder: Callable[..., Any]) -> Callable[..., Any]:
@@ -116,6 +155,7 @@ def register_model(
             variant=variant,
             description=doc,
             defaults=dict(defaults) if defaults is not None else _declared_defaults(builder),
+            configure=configure,
         )
         return builder
 

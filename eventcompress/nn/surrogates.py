@@ -27,6 +27,7 @@ import torch
 
 from ..config import FrozenConfig
 from ..errors import ConfigError
+from .settings import unknown_choice
 
 __all__ = [
     "SURROGATE_KINDS",
@@ -61,8 +62,7 @@ class Surrogate(FrozenConfig):
     def __post_init__(self) -> None:
         kind = _ALIASES.get(self.kind, self.kind)
         if kind not in SURROGATE_KINDS:
-            raise ConfigError(f"unknown surrogate {self.kind!r}; expected one of "
-                              f"{', '.join(SURROGATE_KINDS)}", key="surrogate")
+            raise unknown_choice("surrogate", self.kind, SURROGATE_KINDS, "surrogate")
         object.__setattr__(self, "kind", kind)
         width, alpha = self.width, self.alpha
         if kind in _ALPHA_PER_WIDTH:
