@@ -1,12 +1,18 @@
 """Model recipes: one TOML file per (dataset, network) with everything needed to train it.
 
-A recipe names the input representation (``[preprocessing]``), the registered network and its
-overrides (``[model]``), the optimiser, learning-rate schedule and training loop settings, and the
-publication it reproduces (``[reference]``). ``load(path)`` parses and validates a file into frozen
-dataclasses whose canonical JSON and sha256 (``Recipe.sha256()``) identify the experiment.
+A recipe names the preprocessing (``[preprocessing]``: the canonical form of a
+:class:`~eventcompress.kernels.Pipeline`, its event steps and its representation), the registered
+network and its overrides (``[model]``), the optimiser, learning-rate schedule and training loop
+settings, and the publication it reproduces (``[reference]``). ``load(path)`` parses a file into
+frozen dataclasses whose canonical JSON and sha256 (``Recipe.sha256()``) identify the experiment.
+Loading builds the objects the recipe describes, so their own checks validate it: the
+preprocessing becomes a ``Pipeline`` (the configs' ``ConfigError`` names the recipe file and the
+``preprocessing....`` key), the model's overrides a ``NetworkConfig`` with its ``NeuronConfig``,
+and the pipeline's output shape for the dataset's sensor must be the network's input shape.
 
 The recipes shipped with the project live in ``models/`` at the repository root (not inside the
-package); ``EVENTCOMPRESS_MODELS`` points elsewhere. See docs/networks.md for every key.
+package); ``EVENTCOMPRESS_MODELS`` points elsewhere. See docs/networks.md for every key and
+docs/architecture.md for the path from a recipe to the kernels and modules.
 """
 
 from __future__ import annotations
@@ -16,13 +22,14 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .config import FrozenConfig
 from .errors import ConfigError
+from .kernels import Pipeline, config_from_dict
 
 try:
     import tomllib
@@ -33,9 +40,9 @@ except ModuleNotFoundError:  # Python 3.10
         tomllib = None  # type: ignore[assignment]
 
 __all__ = [
+    "REPRESENTATION_ALIASES",
     "ModelSpec",
     "OptimizerSpec",
-    "PreprocessingSpec",
     "Recipe",
     "ReferenceSpec",
     "ScheduleSpec",
@@ -48,8 +55,8 @@ __all__ = [
     "loads",
 ]
 
-#: (width, height) of each dataset's sensor, to check ``downsample`` against ``size``.
-SENSOR_SIZES = {"nmnist": (34, 34), "cifar10dvs": (128, 128), "dvsgesture": (128, 128)}
+#: Short names of ``[preprocessing.representation]`` ``type``, each one configuration class.
+REPRESENTATION_ALIASES = {"stc": "STCConfig", "frames": "FrameConfig"}
 
 _REQUIRED = object()
 
@@ -67,32 +74,9 @@ def _positive(v: Any) -> bool:
     return v > 0
 
 
-def _size_pair(v: Any) -> bool:
-    return len(v) == 2 and all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in v)
-
-
-@dataclass(frozen=True)
-class PreprocessingSpec(FrozenConfig):
-    """How recordings become network input: ``steps`` tensors of shape ``[C, H, W]``."""
-
-    representation: str = _spec(kind=str, choices=("stc", "frames"))
-    steps: int = _spec(kind=int, check=_positive, expect="a positive integer")
-    size: tuple[int, int] = _spec(kind=tuple, check=_size_pair, expect="[width, height]")
-    tau_s: float | None = _spec(None, kind=float, check=_positive,
-                                expect="a positive time constant in microseconds")
-    fine_bins: int | None = _spec(None, kind=int, check=_positive, expect="a positive integer")
-    downsample: int | None = _spec(None, kind=int, check=_positive, expect="a positive integer")
-    normalize: str = _spec("none", kind=str, choices=("none", "max", "std"))
-    polarity: str = _spec("split", kind=str, choices=("split", "merge", "signed"))
-
-    @property
-    def channels(self) -> int:
-        return 2 if self.polarity == "split" else 1
-
-
 @dataclass(frozen=True)
 class ModelSpec(FrozenConfig):
-    """A registered network name and the overrides passed to ``create_model``."""
+    """A registered network name and its overrides; calling it builds the network."""
 
     name: str = _spec(kind=str)
     overrides: tuple[tuple[str, Any], ...] = _spec((), kind=dict)
@@ -105,6 +89,26 @@ class ModelSpec(FrozenConfig):
     @property
     def kwargs(self) -> dict[str, Any]:
         return dict(self.overrides)
+
+    @property
+    def dataset(self) -> str:
+        """The dataset of the registered network (its registry entry's)."""
+        from .nn.registry import get_entry
+
+        return get_entry(self.name).dataset
+
+    def settings(self) -> Any:
+        """The network's settings record (a ``NetworkConfig`` for the built-in networks),
+        checked without building the network."""
+        from .nn.registry import get_entry
+
+        return get_entry(self.name).settings(self.kwargs)
+
+    def __call__(self, **extra: Any) -> Any:
+        """Build the network with the overrides (``extra`` wins over them)."""
+        from .nn.registry import create_model
+
+        return create_model(self.name, **{**self.kwargs, **extra})
 
 
 @dataclass(frozen=True)
@@ -147,25 +151,55 @@ class ReferenceSpec(FrozenConfig):
 
 @dataclass(frozen=True)
 class Recipe(FrozenConfig):
-    """A validated recipe; ``name`` is the file stem."""
+    """A validated recipe; ``name`` is the file stem.
+
+    ``preprocessing`` (also ``pipeline``) is the :class:`~eventcompress.kernels.Pipeline` of the
+    ``[preprocessing]`` table; ``model(**extra)`` builds the network (``create_model`` is the
+    same), ``model.name`` and ``model.overrides`` are the ``[model]`` table.
+    """
 
     name: str
-    preprocessing: PreprocessingSpec
+    preprocessing: Pipeline
     model: ModelSpec
     optimizer: OptimizerSpec
     training: TrainingSpec
     schedule: ScheduleSpec = field(default_factory=lambda: ScheduleSpec())
     reference: ReferenceSpec = field(default_factory=lambda: ReferenceSpec())
 
+    # 2: ``preprocessing`` is a Pipeline (event steps and representation, the frozen configs'
+    # fields) instead of a PreprocessingSpec with its own keys (size, downsample, "std", ...).
+    schema_version: ClassVar[int] = 2
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The preprocessing: event steps and representation."""
+        return self.preprocessing
+
+    @property
+    def dataset(self) -> str:
+        """The dataset of the recipe's network (``"nmnist"``, ``"cifar10dvs"``, ...)."""
+        return self.model.dataset
+
+    @property
+    def sensor_size(self) -> tuple[int, int]:
+        """(width, height) of the dataset's sensor (``get_dataset(dataset).sensor_size``)."""
+        from .datasets import get_dataset
+
+        return tuple(get_dataset(self.dataset).sensor_size)  # type: ignore[return-value]
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape ``(T, C, H, W)`` of one preprocessed recording of the dataset."""
+        return self.pipeline.output_shape(self.sensor_size)
+
     def create_model(self, **extra: Any) -> Any:
         """Build the network with the recipe's overrides (``extra`` wins over them)."""
-        from .nn.registry import create_model
-
-        return create_model(self.model.name, **{**self.model.kwargs, **extra})
+        return self.model(**extra)
 
 
-_SECTIONS: dict[str, type] = {
-    "preprocessing": PreprocessingSpec,
+#: The ``[section]`` tables; ``preprocessing`` is parsed into a Pipeline by _build_pipeline.
+_SECTIONS: dict[str, type | None] = {
+    "preprocessing": None,
     "model": ModelSpec,
     "optimizer": OptimizerSpec,
     "schedule": ScheduleSpec,
@@ -173,6 +207,11 @@ _SECTIONS: dict[str, type] = {
     "reference": ReferenceSpec,
 }
 _REQUIRED_SECTIONS = ("preprocessing", "model", "optimizer", "training")
+
+
+def _hint(word: str, candidates: Any, cutoff: float = 0.6) -> str:
+    close = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=cutoff)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _plain(v: Any) -> Any:
@@ -184,10 +223,6 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
              tuple: "an array", dict: "a table"}
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _coerce(value: Any, kind: type | tuple[type, ...], where: str, source: Any) -> Any:
@@ -213,10 +248,8 @@ def _build_section(cls: type, table: Any, section: str, source: Any) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in table:
         if key not in fields:
-            hint = difflib.get_close_matches(key, list(fields), n=1)
-            raise ConfigError(
-                f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                + f"; valid keys: {', '.join(fields)}", source=source, key=f"{section}.{key}")
+            raise ConfigError(f"unknown key {key!r}{_hint(key, fields)}; valid keys: "
+                              f"{', '.join(fields)}", source=source, key=f"{section}.{key}")
     values = {}
     for name, f in fields.items():
         where = f"{section}.{name}"
@@ -237,100 +270,157 @@ def _build_section(cls: type, table: Any, section: str, source: Any) -> Any:
         values[name] = value
     if cls is ModelSpec:
         values["overrides"] = tuple(sorted(
-            (k, _freeze(v)) for k, v in values.get("overrides", {}).items()))
+            (k, _freeze(v, f"{section}.overrides.{k}", source))
+            for k, v in values.get("overrides", {}).items()))
     return cls(**values)
 
 
-def _freeze(v: Any) -> Any:
+def _freeze(v: Any, where: str, source: Any) -> Any:
     if isinstance(v, list):
-        return tuple(_freeze(i) for i in v)
+        return tuple(_freeze(i, where, source) for i in v)
     if isinstance(v, dict):
-        raise TypeError("nested tables are not allowed in model overrides")
+        raise ConfigError("nested tables are not allowed in model overrides", source=source,
+                          key=where)
     return v
 
 
-def _check_override_types(spec: ModelSpec, source: Any) -> dict[str, Any]:
-    """Validate override names and types against the network's declared defaults."""
-    from .nn.registry import get_entry
+def _known_configs() -> list[str]:
+    """Names a ``type`` may take: the aliases and the public configuration classes."""
+    from . import kernels
 
-    entry = get_entry(spec.name, source=source, key="model.name")
-    entry.check_overrides(spec.kwargs, source=source, prefix="model.overrides.")
-    for key, value in spec.overrides:
-        default = entry.defaults[key]
-        where = f"model.overrides.{key}"
-        if default is None:
-            continue
-        if key == "input_size":
-            ok = _is_int(value) or (isinstance(value, tuple) and len(value) == 2
-                                    and all(_is_int(v) for v in value))
-        elif key == "thresholds":  # a scheme name or the threshold values themselves
-            ok = isinstance(value, str) or (isinstance(value, tuple) and len(value) > 0 and all(
-                _is_int(v) or isinstance(v, float) for v in value))
-            if not ok:
-                raise ConfigError(f"expected \"linear\", \"geometric\" or an array of numbers "
-                                  f"like [0.5, 1.0, 2.0], got {_plain(value)!r}", source=source,
-                                  key=where)
-        elif isinstance(default, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(default, int):
-            ok = _is_int(value)
-        elif isinstance(default, float):
-            ok = _is_int(value) or isinstance(value, float)
-        else:
-            ok = isinstance(value, type(default))
-        if not ok:
-            raise ConfigError(f"expected {_type_name(type(default))} like {_plain(default)!r}, "
-                              f"got {_plain(value)!r}", source=source, key=where)
-    # Value checks (ranges, shapes, neuron settings) are the builder's: run it on the meta
-    # device, which allocates nothing.
-    import torch
+    names = [name for name in kernels.__all__ if isinstance(getattr(kernels, name, None), type)
+             and issubclass(getattr(kernels, name), FrozenConfig) and name != "Pipeline"]
+    return [*REPRESENTATION_ALIASES, *sorted(names)]
 
+
+def _field_named_in(message: str, keys: Any) -> str | None:
+    """The first of ``keys`` (the table's) that ``message`` names, for errors without a key."""
+    found = [(m.start(), key) for key in keys
+             if (m := re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", message))]
+    return min(found)[1] if found else None
+
+
+def _translate(exc: ConfigError, table: Mapping[str, Any], where: str, source: Any,
+               cls_name: str) -> ConfigError:
+    """A configuration's own ``ConfigError`` as the recipe's: file, ``where.key``, did-you-mean."""
+    from .nn.registry import error_detail
+
+    detail = error_detail(exc).removeprefix(f"{cls_name}: ")
+    keys = [k for k in table if k != "type"]
+    key = exc.key if exc.key in keys else _field_named_in(detail, keys)
+    value = table.get(key) if key else None
+    if isinstance(value, str) and "did you mean" not in detail:
+        # a name out of the choices the message lists
+        choices = [c for c in re.findall(r"'([^']+)'", detail) if c != value]
+        detail += _hint(value, choices, cutoff=0.5)
+    return ConfigError(detail, source=source, key=f"{where}.{key}" if key else where)
+
+
+def _build_config(table: Any, where: str, source: Any) -> Any:
+    """One ``{type = "...", field = value, ...}`` table -> the frozen configuration it names."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"expected a table with a type key, got {table!r}", source=source,
+                          key=where)
+    type_name = table.get("type")
+    if not isinstance(type_name, str):
+        raise ConfigError(f"missing type (a configuration class such as "
+                          f"{', '.join(map(repr, _known_configs()[:4]))}, ...)", source=source,
+                          key=f"{where}.type")
+    from . import kernels
+
+    cls_name = REPRESENTATION_ALIASES.get(type_name, type_name)
+    cls = getattr(kernels, cls_name, None) if cls_name in kernels.__all__ else None
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+        fields = [f.name for f in dataclasses.fields(cls)]
+        for key in table:
+            if key != "type" and key not in fields:
+                raise ConfigError(f"unknown key {key!r} for {cls_name}{_hint(key, fields)}; "
+                                  f"valid keys: type, {', '.join(fields)}", source=source,
+                                  key=f"{where}.{key}")
+    body = {k: v for k, v in table.items() if k != "type"}
     try:
-        with torch.device("meta"):
-            entry.builder(**spec.kwargs)
+        return config_from_dict({"type": cls_name, **body})
     except ConfigError as exc:
-        message = str(exc)
-        for prefix in (f"{exc.source}: " if exc.source is not None else "",
-                       f"[{exc.key}] " if exc.key else ""):
-            message = message.removeprefix(prefix)
-        key = f"model.overrides.{exc.key}" if exc.key else "model.overrides"
-        raise ConfigError(message, source=source, key=key) from None
-    except (ValueError, TypeError, RuntimeError) as exc:
-        raise ConfigError(f"the overrides do not build a network: {exc}", source=source,
-                          key="model.overrides") from None
-    return {**entry.defaults, **spec.kwargs, "_dataset": entry.dataset}
+        if cls is None and exc.key == "type":  # neither public nor registered
+            known = _known_configs()
+            raise ConfigError(f"unknown type {type_name!r}{_hint(type_name, known, 0.5)}; "
+                              f"known: {', '.join(known)}", source=source,
+                              key=f"{where}.type") from None
+        raise _translate(exc, table, where, source, cls_name) from None
 
 
-def _cross_check(recipe: Recipe, model_settings: dict[str, Any], source: Any) -> None:
-    pre = recipe.preprocessing
-    if pre.representation != "stc":
-        for key in ("tau_s", "fine_bins"):
-            if getattr(pre, key) is not None:
-                raise ConfigError(f"only used with representation = \"stc\" (this recipe uses "
-                                  f"{pre.representation!r})", source=source,
-                                  key=f"preprocessing.{key}")
-    sensor = SENSOR_SIZES.get(model_settings.get("_dataset", ""))
-    if pre.downsample is not None and sensor is not None:
-        scaled = (sensor[0] // pre.downsample, sensor[1] // pre.downsample)
-        if scaled != tuple(pre.size):
-            raise ConfigError(f"the {sensor[0]}x{sensor[1]} sensor downsampled by "
-                              f"{pre.downsample} is {scaled[0]}x{scaled[1]}, not size "
-                              f"{list(pre.size)}", source=source, key="preprocessing.downsample")
-    in_channels = model_settings.get("in_channels")
-    if in_channels is not None and in_channels != pre.channels:
+def _build_pipeline(table: Any, source: Any) -> Pipeline:
+    """``[preprocessing]``: ``[[preprocessing.steps]]`` event transforms, then the required
+    ``[preprocessing.representation]``; the keys are the Pipeline's fields."""
+    section = "preprocessing"
+    if not isinstance(table, dict):
+        raise ConfigError("must be a table ([section] header)", source=source, key=section)
+    fields = [f.name for f in dataclasses.fields(Pipeline)]
+    for key in table:
+        if key not in fields:
+            raise ConfigError(
+                f"unknown key {key!r}{_hint(key, fields)}; [preprocessing] holds "
+                "[[preprocessing.steps]] tables (event transforms, e.g. type = \"Downsample\") "
+                "and one [preprocessing.representation] table (type = \"stc\" or \"frames\" "
+                "with the configuration's fields; see docs/networks.md)", source=source,
+                key=f"{section}.{key}")
+    raw_steps = table.get("steps", [])
+    if not (isinstance(raw_steps, list) and all(isinstance(t, dict) for t in raw_steps)):
         raise ConfigError(
-            f"polarity = {pre.polarity!r} gives {pre.channels} input channel(s) but the model "
-            f"expects in_channels = {in_channels}", source=source, key="preprocessing.polarity")
-    size = model_settings.get("input_size")
-    if size is not None:
-        h, w = (size, size) if isinstance(size, int) else tuple(size)
-        if tuple(pre.size) != (w, h):
-            raise ConfigError(f"size {list(pre.size)} (width, height) does not match the model's "
-                              f"input_size {h}x{w} (height x width)", source=source,
-                              key="preprocessing.size")
-    readout = model_settings.get("readout")
+            f"expected [[preprocessing.steps]] tables (event -> event transforms), got "
+            f"{raw_steps!r}; the number of time steps is a field of the representation "
+            "(STCConfig steps, FrameConfig n_time_bins)", source=source, key=f"{section}.steps")
+    steps = tuple(_build_config(t, f"{section}.steps[{i}]", source)
+                  for i, t in enumerate(raw_steps))
+    if "representation" not in table:
+        raise ConfigError("missing the [preprocessing.representation] table (type = \"stc\" "
+                          "or \"frames\" and the configuration's fields)", source=source,
+                          key=f"{section}.representation")
+    representation = _build_config(table["representation"], f"{section}.representation", source)
+    try:
+        return Pipeline(steps=steps, representation=representation)
+    except ConfigError as exc:
+        raise _translate(exc, table, section, source, "Pipeline") from None
+
+
+def _check_shapes(recipe: Recipe, network: Any, source: Any) -> None:
+    """The pipeline's output for the dataset's sensor must be the network's input."""
+    from .datasets import DATASETS
+
+    expected = getattr(network, "input_shape", None)
+    if expected is None or recipe.dataset not in DATASETS:
+        return  # a network without a settings record, or a dataset we do not know
+    sensor = recipe.sensor_size
+    pipeline = recipe.pipeline
+    try:
+        shape = pipeline.output_shape(sensor)
+    except ConfigError as exc:
+        raise _translate(exc, {}, "preprocessing.representation", source,
+                         type(pipeline.representation).__name__) from None
+    c, h, w = (int(v) for v in expected)
+    if shape[1] != c:
+        rep = pipeline.representation
+        polarity = getattr(rep, "polarity", None)
+        what = f"polarity = {polarity!r} gives" if polarity is not None else "it gives"
+        raise ConfigError(f"{what} {shape[1]} input channel(s) but the model expects "
+                          f"in_channels = {c}", source=source,
+                          key="preprocessing.representation"
+                          + (".polarity" if polarity is not None else ""))
+    if tuple(shape[2:]) != (h, w):
+        reached = pipeline.output_sensor_size(sensor)
+        raise ConfigError(
+            f"the {sensor[0]}x{sensor[1]} sensor of {recipe.dataset} reaches the representation "
+            f"as {reached[0]}x{reached[1]} (width x height), but the model's input_size is "
+            f"{h}x{w} (height x width); add or change a [[preprocessing.steps]] Downsample / "
+            "Resize, or the model override input_size", source=source,
+            key="preprocessing.steps")
+
+
+def _cross_check(recipe: Recipe, network: Any, source: Any) -> None:
+    _check_shapes(recipe, network, source)
+    readout = getattr(network, "readout", None)
     need = {"mse-count": "count", "ce-rate": "rate"}.get(recipe.training.loss)
-    if need is not None and readout is not None and readout != need:
+    if need is not None and isinstance(readout, str) and readout != need:
         raise ConfigError(f"loss {recipe.training.loss!r} needs the model override readout = "
                           f"{need!r} (the model's readout is {readout!r})", source=source,
                           key="training.loss")
@@ -368,13 +458,17 @@ def loads(text: str, *, name: str = "<string>", source: Any = None) -> Recipe:
         if section not in data:
             raise ConfigError(f"missing section [{section}]", source=source, key=section)
     parts = {s: _build_section(cls, data[s], s, source) for s, cls in _SECTIONS.items()
-             if s in data}
+             if s in data and cls is not None}
+    parts["preprocessing"] = _build_pipeline(data["preprocessing"], source)
     try:
         recipe = Recipe(name=name, **parts)
     except TypeError as exc:  # pragma: no cover - guarded by the checks above
         raise ConfigError(str(exc), source=source) from None
-    settings = _check_override_types(recipe.model, source)
-    _cross_check(recipe, settings, source)
+    from .nn.registry import get_entry
+
+    entry = get_entry(recipe.model.name, source=source, key="model.name")
+    network = entry.settings(recipe.model.kwargs, source=source, prefix="model.overrides.")
+    _cross_check(recipe, network, source)
     return recipe
 
 
