@@ -289,7 +289,8 @@ def _known_configs() -> list[str]:
     from . import kernels
 
     names = [name for name in kernels.__all__ if isinstance(getattr(kernels, name, None), type)
-             and issubclass(getattr(kernels, name), FrozenConfig) and name != "Pipeline"]
+             and issubclass(getattr(kernels, name), FrozenConfig)
+             and dataclasses.is_dataclass(getattr(kernels, name)) and name != "Pipeline"]
     return [*REPRESENTATION_ALIASES, *sorted(names)]
 
 
@@ -334,7 +335,10 @@ def _build_config(table: Any, where: str, source: Any) -> Any:
         fields = [f.name for f in dataclasses.fields(cls)]
         for key in table:
             if key != "type" and key not in fields:
-                raise ConfigError(f"unknown key {key!r} for {cls_name}{_hint(key, fields)}; "
+                # STC's "steps" is the frames' "n_time_bins": the likeliest slip
+                hint = (" (did you mean 'n_time_bins'?)" if key == "steps"
+                        and "n_time_bins" in fields else _hint(key, fields))
+                raise ConfigError(f"unknown key {key!r} for {cls_name}{hint}; "
                                   f"valid keys: type, {', '.join(fields)}", source=source,
                                   key=f"{where}.{key}")
     body = {k: v for k, v in table.items() if k != "type"}

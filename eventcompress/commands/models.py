@@ -60,6 +60,14 @@ def _override_text(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _representation_name(representation: object) -> str:
+    """The short name of a representation config (``stc``, ``frames``), else its class name."""
+    from ..recipes import REPRESENTATION_ALIASES
+
+    name = type(representation).__name__
+    return next((alias for alias, cls in REPRESENTATION_ALIASES.items() if cls == name), name)
+
+
 def _recipes_table(dataset: str | None, folder: str | None) -> str:
     import torch
 
@@ -72,10 +80,12 @@ def _recipes_table(dataset: str | None, folder: str | None) -> str:
             continue
         with torch.device("meta"):  # overrides may change the size; meta allocates nothing
             n_params = sum(p.numel() for p in r.create_model().parameters())
-        pre, opt, tr = r.preprocessing, r.optimizer, r.training
+        opt, tr = r.optimizer, r.training
         overrides = ", ".join(f"{k}={_override_text(v)}" for k, v in r.model.overrides) or "-"
-        rows.append((r.name, r.model.name, f"{n_params:,}", overrides, pre.representation,
-                     pre.steps, f"{pre.size[0]}x{pre.size[1]}", f"{opt.name} {opt.lr:g}",
+        steps, _, height, width = r.sample_shape
+        rows.append((r.name, r.model.name, f"{n_params:,}", overrides,
+                     _representation_name(r.pipeline.representation), steps,
+                     f"{width}x{height}", f"{opt.name} {opt.lr:g}",
                      f"{r.schedule.name}", tr.epochs, tr.batch_size, tr.loss,
                      r.reference.arxiv or "-"))
     return format_table(("recipe", "network", "params", "overrides", "input", "T", "WxH",
