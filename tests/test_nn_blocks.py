@@ -23,6 +23,7 @@ from eventcompress.nn.blocks import (
     SpikeMaxPool2d,
     TemporalDropout,
 )
+from eventcompress.nn.neurons import NeuronConfig
 
 
 def scalar_scb(neuron: str, **neuron_kwargs) -> SCB:
@@ -74,8 +75,10 @@ def test_batch_norm_statistics_shared_over_time() -> None:
 
 
 def test_learnable_beta_and_k_receive_gradients() -> None:
+    torch.manual_seed(4)  # the conv's initial weights
     block = SCB(2, 3, neuron="mtlif", neuron_kwargs={"n_thresholds": 2, "per_channel": 3})
-    x = (torch.rand(4, 2, 2, 6, 6) < 0.4).float()
+    gen = torch.Generator().manual_seed(4)
+    x = (torch.rand(4, 2, 2, 6, 6, generator=gen) < 0.4).float()
     block(x).sum().backward()
     assert block.v.grad is not None and torch.all(block.v.grad != 0)
     assert torch.all(block.neuron.w.grad != 0)
@@ -184,7 +187,7 @@ def test_stcb_attributes_and_batch_norm_option() -> None:
     block = STCB(2, 4, n_thresholds=3)
     assert block.is_spiking and block.n_levels == 3
     assert isinstance(block.bn, torch.nn.BatchNorm2d) and block.conv.bias is None
-    s = block(torch.rand(3, 2, 2, 6, 6))
+    s = block(torch.rand(3, 2, 2, 6, 6, generator=torch.Generator().manual_seed(5)))
     assert s.shape == (3, 2, 4, 6, 6) and set(s.unique().tolist()) <= {0, 1, 2, 3}
 
 
@@ -208,7 +211,7 @@ def test_temporal_dropout_one_mask_per_sample_shared_over_time() -> None:
     assert torch.equal(y, y[:1].expand_as(y))
     assert set(y.unique().tolist()) == {0.0, 2.0}
     assert 0.35 < (y[0] == 0).float().mean().item() < 0.65
-    x = torch.rand(3, 2, 5)
+    x = torch.rand(3, 2, 5, generator=torch.Generator().manual_seed(6))
     assert drop.eval()(x) is x
     assert TemporalDropout(0.0).train()(x) is x
 
@@ -233,7 +236,7 @@ def test_readout_spike_count_and_rate(mode: str, expected: list[float]) -> None:
 
 
 def test_flatten_and_linear_neuron() -> None:
-    x = torch.rand(3, 2, 4, 5, 5)
+    x = torch.rand(3, 2, 4, 5, 5, generator=torch.Generator().manual_seed(9))
     flat = Flatten()(x)
     assert flat.shape == (3, 2, 100) and torch.equal(flat[1, 0], x[1, 0].reshape(-1))
     layer = LinearNeuron(100, 7, neuron="if", neuron_kwargs={"n_thresholds": 2})
@@ -247,12 +250,35 @@ def test_block_input_validation() -> None:
         SCB(2, 3)(torch.rand(2, 2, 5, 5))
     with pytest.raises(ValueError, match=r"\[T, N, F\]"):
         Readout(4, 2)(torch.rand(2, 4))
-    for make in (lambda: SCB(1, 1, beta0=1.0), lambda: TemporalDropout(1.0),
-                 lambda: Readout(2, 2, mode="max"), lambda: STCB(1, 1, theta=0.0),
-                 lambda: STCB(1, 1, n_thresholds=0), lambda: Readout(2, 2, voters=0),
-                 lambda: ConvBNNeuron(1, 1, neuron="lstm")):
-        with pytest.raises(ConfigError):
-            make()
+
+
+@pytest.mark.parametrize(("make", "key", "words"), [
+    (lambda: SCB(1, 1, beta0=1.0), "beta0", "must lie in (0, 1), got 1.0"),
+    (lambda: TemporalDropout(1.0), "p", "must lie in [0, 1), got 1.0"),
+    (lambda: Readout(2, 2, mode="max"), "mode", "unknown readout mode 'max'"),
+    (lambda: Readout(2, 2, mode="rates"), "mode", "did you mean 'rate'"),
+    (lambda: STCB(1, 1, theta=0.0), "theta", "finite number > 0, got 0.0"),
+    (lambda: STCB(1, 1, n_thresholds=0), "n_thresholds", "integer >= 1, got 0"),
+    (lambda: Readout(2, 2, voters=0), "voters", "integer >= 1, got 0"),
+    (lambda: ConvBNNeuron(1, 1, neuron="lstm"), "neuron", "unknown neuron 'lstm'"),
+    (lambda: ConvBNNeuron(1, 1, neuron=NeuronConfig(), neuron_kwargs={"theta": 2.0}),
+     "neuron_kwargs", "not also as neuron_kwargs"),
+    (lambda: LinearNeuron(2, 2, neuron_kwargs={"thershold": 1.0}), "neuron_kwargs",
+     "does not take thershold (did you mean 'thresholds'"),
+])
+def test_invalid_block_settings_name_the_key(make, key, words) -> None:
+    with pytest.raises(ConfigError) as e:
+        make()
+    assert e.value.key == key
+    assert words in str(e.value)
+
+
+def test_blocks_build_their_neuron_from_a_neuron_config() -> None:
+    config = NeuronConfig(kind="mtlif", n_thresholds=2, theta=0.5, per_channel=True)
+    for block, width in ((SCB(2, 3, neuron=config), 3), (ConvBNNeuron(2, 3, neuron=config), 3),
+                         (LinearNeuron(4, 5, neuron=config), 5),
+                         (Readout(4, 2, mode="count", voters=3, neuron=config), 6)):
+        assert block.neuron.thresholds == (0.5, 1.0) and block.neuron.w.shape == (width,)
 
 
 @pytest.mark.gpu

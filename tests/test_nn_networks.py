@@ -14,8 +14,18 @@ from eventcompress.errors import ConfigError
 from eventcompress.nn import create_model, list_models, model_info, register_model
 from eventcompress.nn import registry as registry_module
 from eventcompress.nn.blocks import TemporalDropout
-from eventcompress.nn.networks import DATASETS, VARIANTS, SpikingNet
-from eventcompress.nn.neurons import S3NNNeuron, SpikingNeuron
+from eventcompress.nn.networks import DATASETS, VARIANTS, SpikingNet, network_config
+from eventcompress.nn.neurons import (
+    MTLIF,
+    PLIF,
+    IFNeuron,
+    ReLUNeuron,
+    S3NNNeuron,
+    SpikingNeuron,
+)
+
+NEURON_CLASSES = {"mtlif": MTLIF, "plif": PLIF, "if": IFNeuron, "s3nn": S3NNNeuron,
+                  "relu": ReLUNeuron}
 
 TINY = {"channels": (4, 8), "hidden": 16, "input_size": 12}
 N_CLASSES = {"nmnist": 10, "cifar10dvs": 10, "dvsgesture": 11}
@@ -41,9 +51,15 @@ def test_default_network_shapes_and_input_dependence(name):
     for module in model.modules():
         if isinstance(module, TemporalDropout):
             module.eval()
-    dataset = name.split("-")[0]
-    assert isinstance(model, SpikingNet)
+    dataset, variant = name.split("-", 1)
+    assert model.config == network_config(dataset, variant)
     assert model.config.input_shape == INPUT[dataset]
+    # the neurons of the blocks and the hidden layer are the variant's kind (STCB fuses its IF)
+    kind = VARIANTS[variant]["neuron"]
+    neurons = [m for n, m in model.named_modules()
+               if n.endswith(".neuron") and not n.startswith("readout")]
+    assert len(neurons) == (1 if variant == "stcb" else len(model.config.channels) + 1)
+    assert all(type(m) is NEURON_CLASSES[kind] for m in neurons)
     with torch.no_grad():
         for steps in (1, 2, 4):
             x = torch.rand(steps, 6, *INPUT[dataset])

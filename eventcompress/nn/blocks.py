@@ -16,6 +16,7 @@ from torch import nn
 from ..errors import ConfigError
 from . import functional as F
 from .neurons import NeuronConfig, make_neuron
+from .settings import unknown_choice
 
 __all__ = ["SCB", "ConvBNNeuron", "STCB", "SpikeMaxPool2d", "SpikeAvgPool2d", "TemporalDropout",
            "Readout", "Flatten", "LinearNeuron", "per_frame", "READOUT_MODES", "synapse_logit"]
@@ -222,8 +223,7 @@ class Readout(nn.Module):
                  neuron_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
         if mode not in READOUT_MODES:
-            raise ConfigError(f"unknown readout mode {mode!r}; expected one of "
-                              f"{', '.join(READOUT_MODES)}", key="mode")
+            raise unknown_choice("mode", mode, READOUT_MODES, "readout mode")
         if not (isinstance(voters, int) and voters >= 1):
             raise ConfigError(f"must be an integer >= 1, got {voters!r}", key="voters")
         self.mode = mode
