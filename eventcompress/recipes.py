@@ -22,14 +22,20 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from .config import FrozenConfig
 from .errors import ConfigError
-from .kernels import Pipeline, config_from_dict
+from .kernels import Pipeline
+from .recipe_pipeline import (
+    REPRESENTATION_ALIASES,
+    config_error_at,
+    did_you_mean,
+    pipeline_from_table,
+)
 
 try:
     import tomllib
@@ -54,9 +60,6 @@ __all__ = [
     "load_all",
     "loads",
 ]
-
-#: Short names of ``[preprocessing.representation]`` ``type``, each one configuration class.
-REPRESENTATION_ALIASES = {"stc": "STCConfig", "frames": "FrameConfig"}
 
 _REQUIRED = object()
 
@@ -197,7 +200,7 @@ class Recipe(FrozenConfig):
         return self.model(**extra)
 
 
-#: The ``[section]`` tables; ``preprocessing`` is parsed into a Pipeline by _build_pipeline.
+#: The ``[section]`` tables; ``preprocessing`` becomes a Pipeline (recipe_pipeline).
 _SECTIONS: dict[str, type | None] = {
     "preprocessing": None,
     "model": ModelSpec,
@@ -207,11 +210,6 @@ _SECTIONS: dict[str, type | None] = {
     "reference": ReferenceSpec,
 }
 _REQUIRED_SECTIONS = ("preprocessing", "model", "optimizer", "training")
-
-
-def _hint(word: str, candidates: Any, cutoff: float = 0.6) -> str:
-    close = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=cutoff)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _plain(v: Any) -> Any:
@@ -248,7 +246,7 @@ def _build_section(cls: type, table: Any, section: str, source: Any) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in table:
         if key not in fields:
-            raise ConfigError(f"unknown key {key!r}{_hint(key, fields)}; valid keys: "
+            raise ConfigError(f"unknown key {key!r}{did_you_mean(key, fields)}; valid keys: "
                               f"{', '.join(fields)}", source=source, key=f"{section}.{key}")
     values = {}
     for name, f in fields.items():
@@ -284,109 +282,6 @@ def _freeze(v: Any, where: str, source: Any) -> Any:
     return v
 
 
-def _known_configs() -> list[str]:
-    """Names a ``type`` may take: the aliases and the public configuration classes."""
-    from . import kernels
-
-    names = [name for name in kernels.__all__ if isinstance(getattr(kernels, name, None), type)
-             and issubclass(getattr(kernels, name), FrozenConfig)
-             and dataclasses.is_dataclass(getattr(kernels, name)) and name != "Pipeline"]
-    return [*REPRESENTATION_ALIASES, *sorted(names)]
-
-
-def _field_named_in(message: str, keys: Any) -> str | None:
-    """The first of ``keys`` (the table's) that ``message`` names, for errors without a key."""
-    found = [(m.start(), key) for key in keys
-             if (m := re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", message))]
-    return min(found)[1] if found else None
-
-
-def _translate(exc: ConfigError, table: Mapping[str, Any], where: str, source: Any,
-               cls_name: str) -> ConfigError:
-    """A configuration's own ``ConfigError`` as the recipe's: file, ``where.key``, did-you-mean."""
-    from .nn.registry import error_detail
-
-    detail = error_detail(exc).removeprefix(f"{cls_name}: ")
-    keys = [k for k in table if k != "type"]
-    key = exc.key if exc.key in keys else _field_named_in(detail, keys)
-    value = table.get(key) if key else None
-    if isinstance(value, str) and "did you mean" not in detail:
-        # a name out of the choices the message lists
-        choices = [c for c in re.findall(r"'([^']+)'", detail) if c != value]
-        detail += _hint(value, choices, cutoff=0.5)
-    return ConfigError(detail, source=source, key=f"{where}.{key}" if key else where)
-
-
-def _build_config(table: Any, where: str, source: Any) -> Any:
-    """One ``{type = "...", field = value, ...}`` table -> the frozen configuration it names."""
-    if not isinstance(table, dict):
-        raise ConfigError(f"expected a table with a type key, got {table!r}", source=source,
-                          key=where)
-    type_name = table.get("type")
-    if not isinstance(type_name, str):
-        raise ConfigError(f"missing type (a configuration class such as "
-                          f"{', '.join(map(repr, _known_configs()[:4]))}, ...)", source=source,
-                          key=f"{where}.type")
-    from . import kernels
-
-    cls_name = REPRESENTATION_ALIASES.get(type_name, type_name)
-    cls = getattr(kernels, cls_name, None) if cls_name in kernels.__all__ else None
-    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
-        fields = [f.name for f in dataclasses.fields(cls)]
-        for key in table:
-            if key != "type" and key not in fields:
-                # STC's "steps" is the frames' "n_time_bins": the likeliest slip
-                hint = (" (did you mean 'n_time_bins'?)" if key == "steps"
-                        and "n_time_bins" in fields else _hint(key, fields))
-                raise ConfigError(f"unknown key {key!r} for {cls_name}{hint}; "
-                                  f"valid keys: type, {', '.join(fields)}", source=source,
-                                  key=f"{where}.{key}")
-    body = {k: v for k, v in table.items() if k != "type"}
-    try:
-        return config_from_dict({"type": cls_name, **body})
-    except ConfigError as exc:
-        if cls is None and exc.key == "type":  # neither public nor registered
-            known = _known_configs()
-            raise ConfigError(f"unknown type {type_name!r}{_hint(type_name, known, 0.5)}; "
-                              f"known: {', '.join(known)}", source=source,
-                              key=f"{where}.type") from None
-        raise _translate(exc, table, where, source, cls_name) from None
-
-
-def _build_pipeline(table: Any, source: Any) -> Pipeline:
-    """``[preprocessing]``: ``[[preprocessing.steps]]`` event transforms, then the required
-    ``[preprocessing.representation]``; the keys are the Pipeline's fields."""
-    section = "preprocessing"
-    if not isinstance(table, dict):
-        raise ConfigError("must be a table ([section] header)", source=source, key=section)
-    fields = [f.name for f in dataclasses.fields(Pipeline)]
-    for key in table:
-        if key not in fields:
-            raise ConfigError(
-                f"unknown key {key!r}{_hint(key, fields)}; [preprocessing] holds "
-                "[[preprocessing.steps]] tables (event transforms, e.g. type = \"Downsample\") "
-                "and one [preprocessing.representation] table (type = \"stc\" or \"frames\" "
-                "with the configuration's fields; see docs/networks.md)", source=source,
-                key=f"{section}.{key}")
-    raw_steps = table.get("steps", [])
-    if not (isinstance(raw_steps, list) and all(isinstance(t, dict) for t in raw_steps)):
-        raise ConfigError(
-            f"expected [[preprocessing.steps]] tables (event -> event transforms), got "
-            f"{raw_steps!r}; the number of time steps is a field of the representation "
-            "(STCConfig steps, FrameConfig n_time_bins)", source=source, key=f"{section}.steps")
-    steps = tuple(_build_config(t, f"{section}.steps[{i}]", source)
-                  for i, t in enumerate(raw_steps))
-    if "representation" not in table:
-        raise ConfigError("missing the [preprocessing.representation] table (type = \"stc\" "
-                          "or \"frames\" and the configuration's fields)", source=source,
-                          key=f"{section}.representation")
-    representation = _build_config(table["representation"], f"{section}.representation", source)
-    try:
-        return Pipeline(steps=steps, representation=representation)
-    except ConfigError as exc:
-        raise _translate(exc, table, section, source, "Pipeline") from None
-
-
 def _check_shapes(recipe: Recipe, network: Any, source: Any) -> None:
     """The pipeline's output for the dataset's sensor must be the network's input."""
     from .datasets import DATASETS
@@ -399,8 +294,8 @@ def _check_shapes(recipe: Recipe, network: Any, source: Any) -> None:
     try:
         shape = pipeline.output_shape(sensor)
     except ConfigError as exc:
-        raise _translate(exc, {}, "preprocessing.representation", source,
-                         type(pipeline.representation).__name__) from None
+        raise config_error_at(exc, {}, "preprocessing.representation", source,
+                              type(pipeline.representation).__name__) from None
     c, h, w = (int(v) for v in expected)
     if shape[1] != c:
         rep = pipeline.representation
@@ -463,7 +358,7 @@ def loads(text: str, *, name: str = "<string>", source: Any = None) -> Recipe:
             raise ConfigError(f"missing section [{section}]", source=source, key=section)
     parts = {s: _build_section(cls, data[s], s, source) for s, cls in _SECTIONS.items()
              if s in data and cls is not None}
-    parts["preprocessing"] = _build_pipeline(data["preprocessing"], source)
+    parts["preprocessing"] = pipeline_from_table(data["preprocessing"], source)
     try:
         recipe = Recipe(name=name, **parts)
     except TypeError as exc:  # pragma: no cover - guarded by the checks above

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
+from .settings import did_you_mean
 
 __all__ = [
     "ModelEntry",
@@ -57,7 +58,7 @@ class ModelEntry:
         """Raise ``ConfigError`` naming the first override the builder does not accept."""
         for key in overrides:
             if key not in self.defaults:
-                hint = _did_you_mean(key, self.defaults)
+                hint = did_you_mean(key, self.defaults)
                 raise ConfigError(
                     f"unknown override {key!r} for model {self.name!r}{hint}; "
                     f"valid overrides: {', '.join(sorted(self.defaults))}",
@@ -107,11 +108,6 @@ def _load_builtins() -> None:
         _builtins_loaded = True
         for module in _BUILTIN_MODULES:
             importlib.import_module(module)
-
-
-def _did_you_mean(word: str, candidates: Any) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.5)
-    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 def _declared_defaults(fn: Callable[..., Any]) -> dict[str, Any]:

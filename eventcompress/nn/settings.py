@@ -26,7 +26,7 @@ _MISMATCH = object()
 
 def did_you_mean(word: str, candidates: Sequence[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest candidates, or ``""``."""
-    close = difflib.get_close_matches(str(word), list(candidates), n=2, cutoff=0.5)
+    close = difflib.get_close_matches(str(word), list(candidates), n=3, cutoff=0.5)
     return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
