@@ -154,3 +154,11 @@ def test_the_spiking_readout_takes_the_networks_neuron_settings():
     with torch.no_grad():
         assert neuron(x).sum(0).flatten().tolist() == [4.0] * 10
         assert default(x).sum(0).flatten().tolist() == [1.0] * 10
+
+
+def test_a_spiking_readout_checks_its_settings_with_the_network():
+    """IF ignores tau0, the PLIF readout does not: the record fails, not the build."""
+    assert network_config("nmnist", "stcb", tau0=0.5).neuron.tau0 == 0.5
+    with pytest.raises(ConfigError) as e:
+        network_config("nmnist", "stcb", tau0=0.5, readout="rate")
+    assert e.value.key == "tau0" and "> 1" in str(e.value)

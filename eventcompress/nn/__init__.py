@@ -2,11 +2,12 @@
 
 ``create_model("nmnist-stc-scb-mtlif", n_thresholds=2)`` builds a registered network;
 ``list_models("nmnist-*")`` lists them; ``ActivityMonitor`` counts spikes, synaptic operations and
-MACs. See docs/networks.md (networks, recipes, energy) and docs/models.md (neurons, blocks).
+MACs; ``NeuronConfig`` is the one record of a network's neuron settings. See docs/networks.md
+(networks, recipes, energy) and docs/models.md (neurons, blocks).
 """
 
 from .energy import ActivityMonitor, ActivityReport, EnergyModel
-from .neurons import NEURON_KINDS, make_neuron
+from .neurons import NEURON_KINDS, NeuronConfig, make_neuron
 from .registry import create_model, is_model, list_models, model_info, register_model
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "ActivityMonitor",
     "ActivityReport",
     "EnergyModel",
+    "NeuronConfig",
     "create_model",
     "is_model",
     "list_models",

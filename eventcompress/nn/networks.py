@@ -252,6 +252,8 @@ def _validate(c: NetworkConfig) -> None:
     if c.readout not in READOUT_MODES:
         raise unknown_choice("readout", c.readout, READOUT_MODES, "readout mode")
     synapse_logit(c.beta0)
+    if c.readout != "membrane":
+        c.readout_neuron  # noqa: B018 (made, hence checked: e.g. tau0 > 1, which IF ignores)
     if c.block == "stcb" and c.neuron.thresholds != "linear":
         # The STCB count-rate gradient r'(s) = 1/theta assumes equally spaced levels.
         raise ConfigError(f"the STCB blocks support only linear thresholds i * theta, got "
