@@ -277,6 +277,8 @@ def test_errors_name_file_and_key(tmp_path, old, new, key, words):
      lambda: STCConfig(steps=0)),
     (BASE, "steps = 4", 'steps = "4"', "preprocessing.representation.steps",
      lambda: STCConfig(steps="4")),
+    (BASE, "steps = 4", "steps = true", "preprocessing.representation.steps",
+     lambda: STCConfig(steps=True)),
     (BASE, "tau_s = 20000.0", "tau_s = -1.0", "preprocessing.representation.tau_s",
      lambda: STCConfig(tau_s=-1.0)),
     (BASE, 'polarity = "split"', 'polarity = "splt"', "preprocessing.representation.polarity",
