@@ -248,7 +248,7 @@ class Trainer:
                 loss = compute_loss(tr.loss, out, y, steps=self.steps,
                                     label_smoothing=tr.label_smoothing, per_step=steps_out)
             if not torch.isfinite(loss):
-                raise TrainingError(self._explain_non_finite(float(loss), inp))
+                raise TrainingError(self._explain_non_finite(float(loss.detach()), inp))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if tr.grad_clip is not None:
