@@ -230,3 +230,28 @@ def test_batchnorm_calibration_gives_exact_means(data):
     expected = torch.stack([c.mean((0, 2, 3)) for c in conv_out]).mean(0)
     assert torch.allclose(bn.running_mean, expected, atol=1e-6)
     assert bn.momentum == 0.1  # restored after the pass
+
+
+def test_deterministic_mode_is_scoped_to_training(tmp_path, data):
+    assert not torch.are_deterministic_algorithms_enabled()
+    seen = []
+    trainer = make_trainer(tmp_path, tiny_recipe("nmnist-mtlif", "training.deterministic=true",
+                                                 epochs=1), data,
+                           on_step=lambda *a: seen.append(
+                               torch.are_deterministic_algorithms_enabled()))
+    trainer.fit()
+    assert seen and all(seen)
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_amp_epoch(tmp_path, data):
+    trainer = make_trainer(tmp_path, tiny_recipe(epochs=2), data, device="cuda")
+    with trainer.autocast():
+        assert torch.get_autocast_dtype("cuda") == torch.bfloat16
+    summary = trainer.fit()
+    assert trainer.device.type == "cuda" and summary["device"].startswith("cuda")
+    assert math.isfinite(summary["best_val_loss"]) and summary["sops_per_sample"] > 0
+    state = load_checkpoint(tmp_path / "best.pt")
+    assert all(v.device.type == "cpu" for v in state["model"].values())

@@ -36,7 +36,7 @@ def synthetic_sets(n: int = 24, steps: int = 4, seed: int = 0, size: int = 34,
     return make(n), make(n // 2), make(n // 2)
 
 
-def make_trainer(run: Path, recipe_and_text, data, **kw) -> Trainer:
+def make_trainer(run: Path, recipe_and_text, data, device: str = "cpu", **kw) -> Trainer:
     recipe, text = recipe_and_text
     run.mkdir(parents=True, exist_ok=True)
-    return Trainer(recipe, text, data, RunDir(run), device="cpu", quiet=True, **kw)
+    return Trainer(recipe, text, data, RunDir(run), device=device, quiet=True, **kw)

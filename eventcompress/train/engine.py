@@ -14,13 +14,14 @@ from ``last.pt`` (even one stopped mid-epoch by Ctrl-C) ends bit-identical on th
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -131,9 +132,6 @@ class Trainer:
         self.on_step = on_step
         tr = recipe.training
         self.steps = int(self.train_set[0][0].shape[0])
-        if tr.deterministic:
-            torch.use_deterministic_algorithms(True)
-            torch.backends.cudnn.benchmark = False
         _seed_everything(tr.seed)
         self.model = recipe.create_model().to(self.device)
         self.network = recipe.model.name
@@ -180,7 +178,7 @@ class Trainer:
         if resume:
             self.load_state(load_checkpoint(self.run.last))
             self.run.keep_metrics(self.epoch)
-        with _StopOnSigint() as stop:
+        with _StopOnSigint() as stop, _deterministic(self.recipe.training.deterministic):
             while self.epoch < self.recipe.training.epochs:
                 started = time.perf_counter()
                 row = self._train_epoch(stop)
@@ -363,6 +361,22 @@ class Trainer:
             "seed": self.recipe.training.seed, "epochs": self.epoch, "device": str(self.device),
             "sizes": self.data_info.get("sizes", {}),
         }
+
+
+@contextmanager
+def _deterministic(on: bool) -> Iterator[None]:
+    """``torch.use_deterministic_algorithms(on)`` for the duration of training only."""
+    before = torch.are_deterministic_algorithms_enabled()
+    benchmark = torch.backends.cudnn.benchmark
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+        torch.backends.cudnn.benchmark = benchmark
 
 
 def _empty_partial() -> dict[str, float]:
