@@ -178,7 +178,8 @@ class Trainer:
         if resume:
             self.load_state(load_checkpoint(self.run.last))
             self.run.keep_metrics(self.epoch)
-        with _StopOnSigint() as stop, _deterministic(self.recipe.training.deterministic):
+        with _StopOnSigint() as stop, _run_settings(self.recipe.training.deterministic,
+                                                      self.device):
             while self.epoch < self.recipe.training.epochs:
                 started = time.perf_counter()
                 row = self._train_epoch(stop)
@@ -364,19 +365,24 @@ class Trainer:
 
 
 @contextmanager
-def _deterministic(on: bool) -> Iterator[None]:
-    """``torch.use_deterministic_algorithms(on)`` for the duration of training only."""
+def _run_settings(deterministic: bool, device: torch.device) -> Iterator[None]:
+    """Process-wide settings for the duration of training only: deterministic algorithms when
+    asked, and on the CPU subnormal floats flushed to zero (Adam's moments fall into them once
+    the loss is small, and x86 CPUs process them very slowly)."""
     before = torch.are_deterministic_algorithms_enabled()
     benchmark = torch.backends.cudnn.benchmark
-    if on:
+    if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
+    flush = device.type == "cpu" and torch.set_flush_denormal(True)
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(before)
         torch.backends.cudnn.benchmark = benchmark
+        if flush:
+            torch.set_flush_denormal(False)
 
 
 def _empty_partial() -> dict[str, float]:
