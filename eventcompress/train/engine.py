@@ -131,6 +131,9 @@ class Trainer:
         self.data_info = data_info or {}
         self.on_step = on_step
         tr = recipe.training
+        if len(self.val_set) == 0:
+            raise ConfigError("the validation set is empty; model selection needs one (raise "
+                              "training.val_fraction)", key="training.val_fraction")
         self.steps = int(self.train_set[0][0].shape[0])
         _seed_everything(tr.seed)
         self.model = recipe.create_model().to(self.device)
