@@ -117,11 +117,15 @@ def test_report_without_matplotlib_says_what_to_install(trained, tmp_path, capsy
     assert (tmp_path / "report.md").is_file() and not (tmp_path / "curves.png").exists()
 
 
-def test_resume_extends_a_finished_run(trained, nmnist_small, tmp_path):
+def test_resume_extends_a_finished_run(trained, nmnist_small, tmp_path, capsys):
     import shutil
 
     run = tmp_path / "copy"
     shutil.copytree(trained, run)
+    assert main(["train", "--resume", str(run), "--data-root", str(nmnist_small), "--limit",
+                 "30", "--quiet"]) == 1
+    assert "was trained on other data: sizes was {'train': 30, 'val': 10, 'test': 40}" in \
+        capsys.readouterr().err
     assert main(["train", "--resume", str(run), "--epochs", "3", "--data-root",
                  str(nmnist_small), "--limit", "40", "--quiet"]) == 0
     assert [r["epoch"] for r in RunDir(run).read_metrics()] == [1, 2, 3]

@@ -116,9 +116,8 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike[str], data_root: str | os.
     recipe = loads(toml_text, name=state.get("recipe", state["network"]), source=f"{state['path']} (recipe)")
     model = recipe.create_model().to(dev)
     load_model_state(model, state, network=recipe.model.name, source=state["path"])
-    sets = dict(zip(("train", "val", "test"),
-                    prepare_data(recipe, data_root, cache_dir, limit=limit, quiet=quiet)[:3]))
-    dataset = sets[split]
+    dataset = dict(zip(("train", "val", "test"), prepare_data(
+        recipe, data_root, cache_dir, limit=limit, quiet=quiet, splits=(split,))[:3]))[split]
     tr = recipe.training
     size = tr.eval_batch_size or tr.batch_size
     steps = int(dataset[0][0].shape[0])

@@ -156,14 +156,15 @@ def _stratified_head(samples: list[Any], limit: int) -> list[Any]:
 def prepare_data(recipe: Any, data_root: str | os.PathLike[str],
                  cache_dir: str | os.PathLike[str] | None = None, *,
                  limit: int | None = None, quiet: bool = True,
-                 ) -> tuple[TensorSet, TensorSet, TensorSet, DataInfo]:
+                 splits: tuple[str, ...] = ("train", "val", "test"),
+                 ) -> tuple[TensorSet | None, TensorSet | None, TensorSet | None, DataInfo]:
     """``(train, val, test, info)`` for ``recipe`` on the dataset under ``data_root``.
 
     The validation set is a seeded, stratified ``recipe.training.val_fraction`` share of the
     official train split (:func:`eventcompress.datasets.stratified_split` with the recipe's
     seed); the test split is the official one, untouched. ``limit`` caps each split at a
-    balanced subset (tests, smoke runs). ``cache_dir`` is accepted for the cache-backed version
-    and unused until then.
+    balanced subset (tests, smoke runs). Sets not named in ``splits`` are not prepared (None).
+    ``cache_dir`` is accepted for the cache-backed version and unused until then.
     """
     from ..datasets import get_dataset, stratified_split
 
@@ -173,16 +174,20 @@ def prepare_data(recipe: Any, data_root: str | os.PathLike[str],
     layout = get_dataset(name)
     pipeline = recipe_pipeline(recipe)
     root = Path(data_root)
-    train_x, train_y = _decode_split(layout, root, "train", pipeline, limit, quiet)
-    test_x, test_y = _decode_split(layout, root, "test", pipeline, limit, quiet)
-    fit_idx, val_idx = stratified_split(train_y, recipe.training.val_fraction,
-                                        recipe.training.seed)
     classes = tuple(layout.classes)
-    train = TensorSet(train_x[fit_idx], train_y[fit_idx], classes)
-    val = TensorSet(train_x[val_idx], train_y[val_idx], classes)
-    test = TensorSet(test_x, test_y, classes)
+    out: dict[str, TensorSet] = {}
+    if "train" in splits or "val" in splits:
+        train_x, train_y = _decode_split(layout, root, "train", pipeline, limit, quiet)
+        fit_idx, val_idx = stratified_split(train_y, recipe.training.val_fraction,
+                                            recipe.training.split_seed)
+        out["train"] = TensorSet(train_x[fit_idx], train_y[fit_idx], classes)
+        out["val"] = TensorSet(train_x[val_idx], train_y[val_idx], classes)
+    if "test" in splits:
+        out["test"] = TensorSet(*_decode_split(layout, root, "test", pipeline, limit, quiet),
+                                classes)
+    shape = tuple(next(iter(out.values())).samples.shape[1:])
     info = DataInfo(dataset=name, data_root=str(root), pipeline_json=pipeline.canonical_json(),
-                    sample_shape=tuple(train_x.shape[1:]), classes=classes,
-                    sizes={"train": len(train), "val": len(val), "test": len(test)},
+                    sample_shape=shape, classes=classes,
+                    sizes={k: len(v) for k, v in out.items() if k in splits},
                     seconds=time.perf_counter() - started)
-    return train, val, test, info
+    return out.get("train"), out.get("val"), out.get("test"), info

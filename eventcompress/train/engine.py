@@ -164,6 +164,12 @@ class Trainer:
                 "train_seconds": self.train_seconds, "data": self.data_info}
 
     def load_state(self, state: dict[str, Any]) -> None:
+        saved, now = state.get("data") or {}, self.data_info
+        for key in ("sizes", "pipeline", "limit"):
+            if key in saved and key in now and saved[key] != now[key]:
+                raise ConfigError(f"{state.get('path', 'checkpoint')} was trained on other data: "
+                                  f"{key} was {saved[key]!r}, now {now[key]!r} (pass the same "
+                                  "--data-root and --limit as the run)", key="--resume")
         load_model_state(self.model, state, network=self.network,
                          source=state.get("path", "checkpoint"))
         self.optimizer.load_state_dict(state["optimizer"])
