@@ -156,8 +156,8 @@ class Trainer:
 
     # -- state ------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {"network": self.network, "recipe": self.recipe.name, "recipe_toml": self.recipe_toml,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        return {"network": self.network, "recipe": self.recipe.name,
+                "recipe_toml": self.recipe_toml, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": capture_rng(),
                 "epoch": self.epoch, "step": self.step, "partial": dict(self.partial),
                 "best": self.best, "best_test_over_epochs": self.best_test_over_epochs,
@@ -190,10 +190,10 @@ class Trainer:
         with _StopOnSigint() as stop, _run_settings(self.recipe.training.deterministic,
                                                       self.device):
             while self.epoch < self.recipe.training.epochs:
-                started = time.perf_counter()
                 row = self._train_epoch(stop)
                 self._end_epoch(row)
-                self.train_seconds += time.perf_counter() - started
+                # the epoch's training time survives an interrupt (it is in the partial sums)
+                self.train_seconds += row["seconds"] + row["eval_seconds"]
                 save_checkpoint(self.run.last, self.state())
         return self._final_test()
 
