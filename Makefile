@@ -20,7 +20,7 @@ test: $(VENV)/.installed
 
 # The demo's training run: a fixed short schedule, one torch thread (fastest on a shared 2-core VM).
 DEMO_RUN := runs/demo-$(shell date -u +%Y%m%d-%H%M%S)
-DEMO_EPOCHS ?= 8
+DEMO_EPOCHS ?= 10
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/eventcompress info $(NMNIST)
