@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from train_helpers import TINY
+from train_helpers import TINY, one_thread  # noqa: F401
 
 from eventcompress.cli import main
 from eventcompress.datasets import get_dataset
@@ -19,14 +19,6 @@ from eventcompress.train.rundir import RunDir
 SUMMARY_KEYS = ("val_selected_test_acc", "best_val_acc", "best_epoch",
                 "best_test_acc_over_epochs", "time_steps", "params", "sops_per_sample",
                 "energy_uj_per_sample", "ann_energy_uj_per_sample", "train_seconds")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _sets() -> list[str]:

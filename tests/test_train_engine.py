@@ -7,7 +7,7 @@ import signal
 
 import pytest
 import torch
-from train_helpers import make_trainer, synthetic_sets, tiny_recipe
+from train_helpers import make_trainer, one_thread, synthetic_sets, tiny_recipe  # noqa: F401
 
 from eventcompress.errors import ConfigError
 from eventcompress.nn.networks import SpikingNet
@@ -25,16 +25,6 @@ from eventcompress.train.optim import lr_factor, parameter_groups
 from eventcompress.train.rundir import RunDir
 
 TIMING = {"seconds", "samples_per_s", "data_wait_share", "eval_seconds"}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.set_flush_denormal(True)
-    yield
-    torch.set_flush_denormal(False)
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

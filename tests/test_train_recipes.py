@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from train_helpers import one_thread  # noqa: F401
 
 from eventcompress.recipes import list_recipes, load
 from eventcompress.train.data import TensorSet, prepare_data, recipe_dataset, recipe_pipeline
@@ -20,14 +21,6 @@ RECIPES = [p.stem for p in list_recipes()]
 # initialisation its input stays below the surrogate's support, so the first gradients are 0
 # (issue 13; the readout fix belongs to the nn/recipes branch).
 RATE_READOUT = {name for name in RECIPES if name.endswith("-plif")}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _random_sets(recipe) -> tuple[TensorSet, TensorSet, TensorSet]:

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from eventcompress.train.data import TensorSet
 from eventcompress.train.engine import Trainer
 from eventcompress.train.resolve import resolve_recipe
 from eventcompress.train.rundir import RunDir
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread and subnormals flushed (see tests/test_nn_training.py): the tensors are
+    small and the machine is shared. Modules that import this fixture use it for every test."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.set_flush_denormal(True)
+    yield
+    torch.set_flush_denormal(False)
+    torch.set_num_threads(threads)
+
 
 #: Overrides that shrink the N-MNIST networks to a few thousand parameters.
 TINY = ("model.overrides.channels=[4, 8]", "model.overrides.hidden=16",

@@ -13,7 +13,7 @@ import torch
 from ..errors import ConfigError
 from ..recipes import loads
 from .checkpoint import load_checkpoint, load_model_state
-from .data import prepare_data
+from .data import prepare_data, recipe_network
 from .engine import Trainer, resolve_device
 from .metrics import (
     activity_summary,
@@ -115,7 +115,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike[str], data_root: str | os.
     toml_text = state["recipe_toml"]
     recipe = loads(toml_text, name=state.get("recipe", state["network"]), source=f"{state['path']} (recipe)")
     model = recipe.create_model().to(dev)
-    load_model_state(model, state, network=recipe.model.name, source=state["path"])
+    load_model_state(model, state, network=recipe_network(recipe), source=state["path"])
     dataset = dict(zip(("train", "val", "test"), prepare_data(
         recipe, data_root, cache_dir, limit=limit, quiet=quiet, splits=(split,))[:3]))[split]
     tr = recipe.training

@@ -20,7 +20,8 @@ from torch.utils.data import Dataset
 
 from ..errors import ConfigError
 
-__all__ = ["DataInfo", "TensorSet", "prepare_data", "recipe_dataset", "recipe_pipeline"]
+__all__ = ["DataInfo", "TensorSet", "prepare_data", "recipe_dataset", "recipe_network",
+           "recipe_pipeline"]
 
 
 class TensorSet(Dataset):
@@ -78,6 +79,11 @@ class DataInfo:
                 "seconds": round(self.seconds, 3), "source": self.source}
 
 
+def recipe_network(recipe: Any) -> str:
+    """The registered network name of a recipe (``[model] name``)."""
+    return str(recipe.model.name)
+
+
 def recipe_dataset(recipe: Any) -> str:
     """The dataset name of a recipe (``recipe.dataset`` once recipes carry it)."""
     name = getattr(recipe, "dataset", None)
@@ -85,7 +91,7 @@ def recipe_dataset(recipe: Any) -> str:
         return name
     from ..nn.registry import get_entry
 
-    return get_entry(recipe.model.name).dataset
+    return get_entry(recipe_network(recipe)).dataset
 
 
 def recipe_pipeline(recipe: Any) -> Any:
@@ -96,10 +102,11 @@ def recipe_pipeline(recipe: Any) -> Any:
     sensor does not divide into ``size``, ``Resize(size)``; ``normalize = "std"`` is the STC
     kernel's ``"mean-std"``.
     """
+    from ..kernels import Downsample, FrameConfig, Pipeline, Resize, STCConfig
+
     pipeline = getattr(recipe, "pipeline", None)
     if pipeline is not None:
-        return pipeline
-    from ..kernels import Downsample, FrameConfig, Pipeline, Resize, STCConfig
+        return pipeline if isinstance(pipeline, Pipeline) else pipeline()
     from ..recipes import SENSOR_SIZES
 
     pre = recipe.preprocessing

@@ -29,6 +29,7 @@ from torch import nn
 
 from ..errors import ConfigError, EventCompressError
 from .checkpoint import capture_rng, load_checkpoint, load_model_state, restore_rng, save_checkpoint
+from .data import recipe_network
 from .losses import PerStepReadout, compute_loss
 from .metrics import (
     activity_summary,
@@ -137,7 +138,7 @@ class Trainer:
         self.steps = int(self.train_set[0][0].shape[0])
         _seed_everything(tr.seed)
         self.model = recipe.create_model().to(self.device)
-        self.network = recipe.model.name
+        self.network = recipe_network(recipe)
         self.n_classes = int(self.model.config.n_classes)
         self.forward = torch.compile(self.model) if tr.compile else self.model
         self.optimizer = build_optimizer(self.model, recipe.optimizer)
