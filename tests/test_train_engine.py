@@ -17,12 +17,12 @@ from eventcompress.train.engine import (
     TrainingInterrupted,
     _is_better,
     epoch_batches,
-    resolve_device,
 )
 from eventcompress.train.losses import compute_loss
 from eventcompress.train.metrics import calibrate_batchnorm
 from eventcompress.train.optim import lr_factor, parameter_groups
 from eventcompress.train.rundir import RunDir
+from eventcompress.train.runtime import resolve_device
 
 TIMING = {"seconds", "samples_per_s", "data_wait_share", "eval_seconds"}
 

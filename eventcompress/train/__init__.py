@@ -13,7 +13,7 @@ from typing import Any
 _LAZY = {
     "train": ".api", "evaluate_checkpoint": ".api", "default_run_dir": ".api",
     "Trainer": ".engine", "TrainingError": ".engine", "TrainingInterrupted": ".engine",
-    "resolve_device": ".engine", "CheckpointError": ".checkpoint",
+    "resolve_device": ".runtime", "CheckpointError": ".checkpoint",
     "load_checkpoint": ".checkpoint", "prepare_data": ".data", "resolve_recipe": ".resolve",
     "RunDir": ".rundir",
 }

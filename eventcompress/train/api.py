@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..recipes import loads
 from .checkpoint import load_checkpoint, load_model_state
 from .data import prepare_data, recipe_network
-from .engine import Trainer, resolve_device
+from .engine import Trainer
 from .metrics import (
     activity_summary,
     evaluate,
@@ -25,6 +25,7 @@ from .metrics import (
 )
 from .resolve import resolve_recipe
 from .rundir import RunDir, environment
+from .runtime import resolve_device
 
 __all__ = ["default_run_dir", "evaluate_checkpoint", "train"]
 

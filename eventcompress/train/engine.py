@@ -14,14 +14,11 @@ from ``last.pt`` (even one stopped mid-epoch by Ctrl-C) ends bit-identical on th
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -42,8 +39,9 @@ from .metrics import (
 )
 from .optim import build_optimizer, build_scheduler
 from .rundir import RunDir
+from .runtime import StopOnSigint, resolve_device, run_settings
 
-__all__ = ["Trainer", "TrainingError", "TrainingInterrupted", "epoch_batches", "resolve_device"]
+__all__ = ["Trainer", "TrainingError", "TrainingInterrupted", "epoch_batches"]
 
 
 class TrainingError(EventCompressError):
@@ -52,22 +50,6 @@ class TrainingError(EventCompressError):
 
 class TrainingInterrupted(EventCompressError):
     """Ctrl-C: the state was saved to ``last.pt`` at a batch boundary."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            why = ("this torch build has no CUDA support" if torch.version.cuda is None
-                   else "no CUDA device is visible")
-            raise ConfigError(f"--device {name}: {why} (torch {torch.__version__}); use "
-                              "--device cpu or auto", key="--device")
-        return torch.device(name)
-    if name == "cpu":
-        return torch.device("cpu")
-    raise ConfigError(f"unknown device {name!r}; expected auto, cpu or cuda", key="--device")
 
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -81,30 +63,6 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[i
     if len(batches) > 1 and len(batches[-1]) == 1:
         batches.pop()
     return batches
-
-
-class _StopOnSigint:
-    """First Ctrl-C: stop at the next batch boundary; a second one interrupts at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\ninterrupt: saving last.pt at the end of this batch (Ctrl-C again to abort)",
-              file=sys.stderr)
-
-    def __enter__(self) -> _StopOnSigint:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def _is_better(acc: float, loss: float, best: dict[str, Any] | None) -> bool:
@@ -188,7 +146,7 @@ class Trainer:
         if resume:
             self.load_state(load_checkpoint(self.run.last))
             self.run.keep_metrics(self.epoch)
-        with _StopOnSigint() as stop, _run_settings(self.recipe.training.deterministic,
+        with StopOnSigint() as stop, run_settings(self.recipe.training.deterministic,
                                                       self.device):
             while self.epoch < self.recipe.training.epochs:
                 row = self._train_epoch(stop)
@@ -198,7 +156,7 @@ class Trainer:
                 save_checkpoint(self.run.last, self.state())
         return self._final_test()
 
-    def _train_epoch(self, stop: _StopOnSigint) -> dict[str, Any]:
+    def _train_epoch(self, stop: StopOnSigint) -> dict[str, Any]:
         from tqdm.auto import tqdm
 
         tr = self.recipe.training
@@ -372,27 +330,6 @@ class Trainer:
             "seed": self.recipe.training.seed, "epochs": self.epoch, "device": str(self.device),
             "sizes": self.data_info.get("sizes", {}),
         }
-
-
-@contextmanager
-def _run_settings(deterministic: bool, device: torch.device) -> Iterator[None]:
-    """Process-wide settings for the duration of training only: deterministic algorithms when
-    asked, and on the CPU subnormal floats flushed to zero (Adam's moments fall into them once
-    the loss is small, and x86 CPUs process them very slowly)."""
-    before = torch.are_deterministic_algorithms_enabled()
-    benchmark = torch.backends.cudnn.benchmark
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
-    flush = device.type == "cpu" and torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(before)
-        torch.backends.cudnn.benchmark = benchmark
-        if flush:
-            torch.set_flush_denormal(False)
 
 
 def _empty_partial() -> dict[str, float]:
