@@ -18,8 +18,14 @@ test: $(VENV)/.installed
 	$(PY) -m ruff check eventcompress tests tools
 	$(PY) -m pytest -q
 
+# The demo's training run: a fixed short schedule, one torch thread (fastest on a shared 2-core VM).
+DEMO_RUN := runs/demo-$(shell date -u +%Y%m%d-%H%M%S)
+DEMO_EPOCHS ?= 10
+
 demo: $(VENV)/.installed
 	$(VENV)/bin/eventcompress info $(NMNIST)
+	$(VENV)/bin/eventcompress train nmnist-stc-scb-mtlif --data-root $(NMNIST) --epochs $(DEMO_EPOCHS) --threads 1 --out $(DEMO_RUN)
+	$(VENV)/bin/eventcompress report $(DEMO_RUN)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check eventcompress tests tools

@@ -19,6 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("eventcompress.commands.info", "summarise a dataset folder: splits, classes, events, decode speed"),
     "download": ("eventcompress.commands.download", "download and verify a dataset (or explain the manual steps)"),
     "models": ("eventcompress.commands.models", "list registered networks and model recipes"),
+    "train": ("eventcompress.commands.train", "train a model recipe, select on validation, test once"),
+    "eval": ("eventcompress.commands.eval", "evaluate a checkpoint: accuracy, confusion, activity, energy"),
+    "report": ("eventcompress.commands.report", "compare run directories: Markdown table and plots"),
 }
 
 

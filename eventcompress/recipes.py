@@ -135,9 +135,23 @@ class ScheduleSpec(FrozenConfig):
 class TrainingSpec(FrozenConfig):
     epochs: int = _spec(kind=int, check=_positive, expect="a positive integer")
     batch_size: int = _spec(kind=int, check=_positive, expect="a positive integer")
-    loss: str = _spec("ce", kind=str, choices=("ce", "mse-count", "ce-rate"))
+    loss: str = _spec("ce", kind=str, choices=("ce", "mse-count", "ce-rate", "tet"))
     seed: int = _spec(0, kind=int)
     val_fraction: float = _spec(0.1, kind=float, check=lambda v: 0 <= v < 1, expect="in [0, 1)")
+    # Engine settings (eventcompress.train; docs/training.md describes each).
+    split_seed: int = _spec(0, kind=int)
+    label_smoothing: float = _spec(0.0, kind=float, check=lambda v: 0 <= v < 1,
+                                   expect="in [0, 1)")
+    grad_clip: float | None = _spec(None, kind=float, check=_positive,
+                                    expect="a positive maximum gradient norm")
+    bn_calibration_batches: int = _spec(8, kind=int, check=lambda v: v >= 0, expect=">= 0")
+    eval_batch_size: int | None = _spec(None, kind=int, check=_positive,
+                                        expect="a positive integer")
+    num_workers: int = _spec(0, kind=int, check=lambda v: v >= 0, expect=">= 0")
+    test_every_epoch: bool = _spec(True, kind=bool)
+    amp: bool = _spec(True, kind=bool)
+    compile: bool = _spec(False, kind=bool)
+    deterministic: bool = _spec(False, kind=bool)
 
 
 @dataclass(frozen=True)
@@ -323,6 +337,9 @@ def _cross_check(recipe: Recipe, network: Any, source: Any) -> None:
         raise ConfigError(f"loss {recipe.training.loss!r} needs the model override readout = "
                           f"{need!r} (the model's readout is {readout!r})", source=source,
                           key="training.loss")
+    if recipe.training.loss == "tet" and readout not in (None, "membrane"):
+        raise ConfigError(f"loss 'tet' (per-step cross-entropy) needs the membrane readout (the "
+                          f"model's readout is {readout!r})", source=source, key="training.loss")
     opt = recipe.optimizer
     if opt.momentum and opt.name != "sgd":
         raise ConfigError(f"momentum is only used by sgd (optimizer is {opt.name!r}; adam "
