@@ -1,0 +1,223 @@
+"""tools/synth.py: generated datasets list in their original layouts, decode with our readers and
+tonic's, have realistic per-sample figures, are deterministic, and their classes differ."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import require_oracle
+from io_strategies import patch_tonic_aedat_header
+
+import eventcompress.io as ec_io
+from eventcompress.datasets import get_dataset
+from eventcompress.datasets.base import load_sample
+from eventcompress.events import Events
+from tools import synth
+
+
+def _image(events: Events, factor: int = 1) -> np.ndarray:
+    """Per-polarity event-count image, downsampled by ``factor``, normalised to sum 1."""
+    w, h = events.sensor_size
+    img = np.zeros((2, -(-h // factor), -(-w // factor)))
+    np.add.at(img, (events.p, events.y // factor, events.x // factor), 1)
+    return (img / max(img.sum(), 1)).ravel()
+
+
+def _nearest_centroid_accuracy(train: list[tuple[int, np.ndarray]],
+                               test: list[tuple[int, np.ndarray]]) -> float:
+    labels = sorted({c for c, _ in train})
+    centroids = np.array([np.mean([v for c, v in train if c == k], 0) for k in labels])
+    hits = [labels[int(np.argmin(((centroids - v) ** 2).sum(1)))] == c for c, v in test]
+    return float(np.mean(hits))
+
+
+# -- N-MNIST -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def nmnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synth.write_nmnist(tmp_path_factory.mktemp("nmnist"), n_train=20, n_test=10, seed=3)
+
+
+def test_nmnist_layout_lists_every_file_by_split_and_class(nmnist_root: Path) -> None:
+    layout = get_dataset("nmnist")
+    train, test = layout.samples(nmnist_root, "train"), layout.samples(nmnist_root, "test")
+    assert len(train) == 20 and len(test) == 10
+    assert Counter(s.label for s in train) == dict.fromkeys(range(10), 2)
+    assert Counter(s.label for s in test) == dict.fromkeys(range(10), 1)
+    assert sorted(s.metadata["mnist_index"] for s in train) == list(range(1, 21))
+    assert {s.path.parent.name for s in train} == {str(d) for d in range(10)}
+
+
+def test_nmnist_files_decode_like_tonic_with_realistic_figures(nmnist_root: Path) -> None:
+    tonic_io = require_oracle("tonic.io")
+    dtype = np.dtype([("x", int), ("y", int), ("t", int), ("p", int)])
+    counts = []
+    for sample in get_dataset("nmnist").samples(nmnist_root):
+        ours = ec_io.read(sample.path)
+        theirs = tonic_io.read_mnist_file(str(sample.path), dtype)
+        for name in "xytp":
+            assert np.array_equal(theirs[name], getattr(ours, name)), (sample.id, name)
+        assert ours.sensor_size == (34, 34) and int(ours.x.max()) < 34 and int(ours.y.max()) < 34
+        assert ours.t[0] <= 25_800 and 290_000 <= ours.t[-1] <= 336_000  # FORMATS.md 1.4
+        assert np.all(np.diff(ours.t) >= 0)
+        counts.append(len(ours))
+        # three saccades: each 105 ms third holds a fair share of the events
+        thirds = np.bincount(np.minimum(ours.t // 105_000, 2), minlength=3) / len(ours)
+        assert thirds.min() > 0.2, (sample.id, thirds)
+    assert 1_000 <= min(counts) and max(counts) <= 8_000
+    assert 3_500 <= np.mean(counts) <= 4_700  # real: mean 4,108, 1,069-7,152
+
+
+def test_nmnist_is_deterministic_for_a_seed(nmnist_root: Path, tmp_path: Path) -> None:
+    again = synth.write_nmnist(tmp_path / "a", n_train=20, n_test=10, seed=3)
+    other = synth.write_nmnist(tmp_path / "b", n_train=20, n_test=10, seed=4)
+    files = sorted(p.relative_to(nmnist_root) for p in nmnist_root.rglob("*.bin"))
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*.bin"))
+    assert all((nmnist_root / f).read_bytes() == (again / f).read_bytes() for f in files)
+    assert any(not (other / f).exists() or (nmnist_root / f).read_bytes() != (other / f).read_bytes()
+               for f in files)
+
+
+def test_nmnist_digits_are_separable() -> None:
+    data = [(d, _image(synth.nmnist_events(d, synth._rng("nmnist", 0, d, i))))
+            for d in range(10) for i in range(9)]
+    train = [x for i, x in enumerate(data) if i % 9 < 6]
+    test = [x for i, x in enumerate(data) if i % 9 >= 6]
+    assert _nearest_centroid_accuracy(train, test) >= 0.6  # chance: 0.1
+
+
+# -- CIFAR10-DVS -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cifar_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synth.write_cifar10dvs(tmp_path_factory.mktemp("cifar"), n_per_class=2, seed=1)
+
+
+def test_cifar_indices_keep_the_tebn_split_at_any_scale() -> None:
+    assert synth.cifar_indices(1000) == list(range(1000))
+    assert synth.cifar_indices(10) == [0] + list(range(100, 109))
+    assert synth.cifar_indices(2) == [0, 100]
+    assert synth.cifar_indices(1) == [100]
+
+
+def test_cifar_layout_and_files(cifar_root: Path) -> None:
+    tonic_io = require_oracle("tonic.io")
+    layout = get_dataset("cifar10dvs")
+    train, test = layout.samples(cifar_root, "train"), layout.samples(cifar_root, "test")
+    assert Counter(s.label for s in train) == dict.fromkeys(range(10), 1)
+    assert Counter(s.label for s in test) == dict.fromkeys(range(10), 1)
+    assert {s.path.name for s in train if s.label == 0} == {"cifar10_airplane_100.aedat"}
+    assert {s.path.name for s in test if s.label == 9} == {"cifar10_truck_0.aedat"}
+    counts = []
+    mp = pytest.MonkeyPatch()
+    patch_tonic_aedat_header(mp, tonic_io)
+    try:
+        for sample in train[:3]:
+            ours = load_sample(sample)
+            _, theirs = tonic_io.read_dvs_128(str(sample.path))
+            # tonic's read_dvs_128 = (y, 127 - x, 1 - p) of ours under the jAER convention
+            assert np.array_equal(theirs["x"], ours.y) and np.array_equal(theirs["t"], ours.t)
+            assert np.array_equal(theirs["y"], 127 - ours.x.astype(int))
+            assert np.array_equal(theirs["p"], 1 - ours.p)
+    finally:
+        mp.undo()
+    for sample in train + test:
+        ours = load_sample(sample)
+        assert ours.sensor_size == (128, 128) and np.all(np.diff(ours.t) >= 0)
+        assert 1.2e6 <= ours.t[-1] - ours.t[0] <= 1.4e6  # real mean 1.298 s
+        counts.append(len(ours))
+    assert 100_000 <= min(counts) and max(counts) <= 400_000
+    assert 150_000 <= np.mean(counts) <= 260_000  # real mean 205,071
+
+
+def test_cifar_classes_are_separable() -> None:
+    data = [(c, _image(synth.cifar10dvs_events(c, synth._rng("cifar10dvs", 0, c, i)), 8))
+            for c in range(10) for i in range(4)]
+    train = [x for i, x in enumerate(data) if i % 4 < 2]
+    test = [x for i, x in enumerate(data) if i % 4 >= 2]
+    assert _nearest_centroid_accuracy(train, test) >= 0.25  # chance: 0.1
+
+
+# -- DVS Gesture -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def gesture_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synth.write_dvsgesture(tmp_path_factory.mktemp("gesture"), n_users=2, seed=0)
+
+
+def test_gesture_trials_follow_the_real_dataset() -> None:
+    full = synth.gesture_trials(29)
+    assert len(full) == 122 and len(set(full)) == 122
+    assert sum(u <= 23 for u, _ in full) == 98
+    assert synth.gesture_trials(2) == [(1, "fluorescent"), (1, "fluorescent_led"), (1, "lab"),
+                                       (1, "led"), (1, "natural"), (24, "fluorescent"),
+                                       (24, "fluorescent_led"), (24, "led")]
+    assert synth.gesture_trials(2, 1) == [(1, "fluorescent"), (24, "fluorescent")]
+    writer, sizes, _ = synth.plan("dvsgesture", 1.0)
+    assert writer is synth.write_dvsgesture and sizes == {"n_users": 29, "trials_per_user": None}
+
+
+def test_gesture_layout_labels_and_trial_lists(gesture_root: Path) -> None:
+    folder = gesture_root / "DvsGesture"
+    assert (folder / "trials_to_train.txt").read_text() == "user01_fluorescent.aedat\n"
+    assert (folder / "trials_to_test.txt").read_text() == "user24_fluorescent.aedat\n"
+    layout = get_dataset("dvsgesture")
+    train, test = layout.samples(gesture_root, "train"), layout.samples(gesture_root, "test")
+    assert len(train) == 12 and len(test) == 12
+    assert Counter(s.label for s in train) == {**dict.fromkeys(range(11), 1), 7: 2}
+    rows = ec_io.read_labels_csv(folder / "user01_fluorescent_labels.csv")
+    assert rows["class_id"].tolist() == list(synth.GESTURE_ROW_CLASSES)
+    durations = (rows["end"] - rows["start"]) / 1e6
+    assert durations.min() >= 4.5 and durations.max() <= 8.5
+    assert np.all(rows["start"][1:] > rows["end"][:-1])  # no overlaps
+    assert len(get_dataset("dvsgesture", mode="dedupe").samples(gesture_root, "train")) == 11
+
+
+def test_gesture_files_decode_like_tonic_with_realistic_figures(gesture_root: Path) -> None:
+    tonic_io = require_oracle("tonic.io")
+    folder = gesture_root / "DvsGesture"
+    ours = ec_io.read(folder / "user24_fluorescent.aedat")
+    mp = pytest.MonkeyPatch()
+    patch_tonic_aedat_header(mp, tonic_io)
+    try:
+        _, theirs = tonic_io.read_dvs_ibm(str(folder / "user24_fluorescent.aedat"))
+    finally:
+        mp.undo()
+    for name in "xytp":
+        assert np.array_equal(theirs[name], getattr(ours, name)), name
+    assert ours.sensor_size == (128, 128) and np.all(np.diff(ours.t) >= 0)
+    assert 3e6 <= len(ours) <= 8e6  # real: about 5 M events a trial
+    counts = [len(load_sample(s)) for s in get_dataset("dvsgesture").samples(gesture_root)]
+    assert 150_000 <= min(counts) and max(counts) <= 900_000
+    assert 250_000 <= np.mean(counts) <= 480_000  # real mean 362,239 per row
+
+
+def test_gesture_classes_are_separable(gesture_root: Path) -> None:
+    data: dict[str, list[tuple[int, np.ndarray]]] = {"train": [], "test": []}
+    for sample in get_dataset("dvsgesture").samples(gesture_root):
+        data[sample.split].append((sample.label, _image(load_sample(sample), 8)))
+    assert _nearest_centroid_accuracy(data["train"], data["test"]) >= 0.3  # chance: 1/11
+
+
+def test_gesture_trial_is_deterministic(gesture_root: Path) -> None:
+    folder = gesture_root / "DvsGesture"
+    events, rows = synth.gesture_trial_events(1, "fluorescent", seed=0)
+    assert ec_io.read(folder / "user01_fluorescent.aedat") == events
+    assert np.array_equal(ec_io.read_labels_csv(folder / "user01_fluorescent_labels.csv")
+                          .view(np.int64).reshape(-1, 3), rows)
+
+
+# -- command line ------------------------------------------------------------------------------
+
+def test_cli_writes_a_scaled_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert synth.main(["nmnist", "--out", str(tmp_path), "--scale", "0.0002", "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    layout = get_dataset("nmnist")
+    assert len(layout.samples(tmp_path, "train")) == 12 and len(layout.samples(tmp_path, "test")) == 2
+    assert synth.plan("nmnist", 1.0)[1] == {"n_train": 60_000, "n_test": 10_000}
+    assert synth.plan("cifar10dvs", 1.0)[1] == {"n_per_class": 1000}
+    with pytest.raises(SystemExit):
+        synth.main(["nmnist", "--out", str(tmp_path), "--scale", "0"])
