@@ -72,7 +72,7 @@ def test_nmnist_files_decode_like_tonic_with_realistic_figures(nmnist_root: Path
 
 
 def test_nmnist_is_deterministic_for_a_seed(nmnist_root: Path, tmp_path: Path) -> None:
-    again = synth.write_nmnist(tmp_path / "a", n_train=20, n_test=10, seed=3)
+    again = synth.write_nmnist(tmp_path / "a", n_train=20, n_test=10, seed=3, jobs=2)
     other = synth.write_nmnist(tmp_path / "b", n_train=20, n_test=10, seed=4)
     files = sorted(p.relative_to(nmnist_root) for p in nmnist_root.rglob("*.bin"))
     assert files == sorted(p.relative_to(again) for p in again.rglob("*.bin"))

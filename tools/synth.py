@@ -1,6 +1,7 @@
 """Generated N-MNIST, CIFAR10-DVS and DVS Gesture datasets, in their original layouts and formats.
 
-    python tools/synth.py {nmnist,cifar10dvs,dvsgesture} --out DIR [--scale F] [--seed S] [--quiet]
+    python tools/synth.py {nmnist,cifar10dvs,dvsgesture} --out DIR [--scale F] [--seed S]
+                          [--jobs N] [--quiet]
 
 ``--scale 1.0`` is the real dataset's size: N-MNIST 60,000 train + 10,000 test ``.bin`` files;
 CIFAR10-DVS 10 x 1,000 AEDAT 2.0 files; DVS Gesture 29 users, 122 AEDAT 3.1 trials with 12 label
@@ -40,9 +41,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
+import os
 import sys
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -72,8 +77,23 @@ def _rng(dataset: str, seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), _DATASET_CODE[dataset], *key]))
 
 
-def _bar(total: int, desc: str, quiet: bool) -> tqdm:
-    return tqdm(total=total, desc=desc, unit="file", disable=True if quiet else None)
+def _run(write: Callable[[Any], None], tasks: list[Any], jobs: int, desc: str,
+         quiet: bool) -> None:
+    """``write(task)`` for every task, in ``jobs`` forked processes when ``jobs > 1`` (each
+    task draws from its own seeded stream, so the files do not depend on ``jobs``)."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    with tqdm(total=len(tasks), desc=desc, unit="file", disable=True if quiet else None) as bar:
+        if jobs == 1 or len(tasks) < 2:
+            for task in tasks:
+                write(task)
+                bar.update()
+            return
+        context = multiprocessing.get_context("fork")  # workers inherit the compiled kernels
+        chunk = max(1, min(64, len(tasks) // (8 * jobs)))
+        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            for _ in pool.map(write, tasks, chunksize=chunk):
+                bar.update()
 
 
 # -- the sensor: state, noise and one kernel call ----------------------------------------------
@@ -180,20 +200,24 @@ def nmnist_events(label: int, rng: np.random.Generator) -> Events:
     return Events(x, y, t, p, NMNIST_SIZE)
 
 
+def _write_nmnist_file(task: tuple[Path, int, int, int, int]) -> None:
+    path, label, seed, split_no, i = task
+    write_bin(path, nmnist_events(label, _rng("nmnist", seed, split_no, i)))
+
+
 def write_nmnist(root: str | Path, *, n_train: int = 20, n_test: int = 10, seed: int = 0,
-                 quiet: bool = True) -> Path:
+                 jobs: int = 1, quiet: bool = True) -> Path:
     """Write ``root/Train|Test/<digit>/<NNNNN>.bin`` (5-digit 1-based index, digits balanced:
-    each split cycles through 0-9 in a seeded order). Returns ``root``."""
+    each split cycles through 0-9 in a seeded order) with ``jobs`` processes. Returns ``root``."""
     root = Path(root)
-    with _bar(n_train + n_test, "N-MNIST", quiet) as bar:
-        for split_no, (folder, n) in enumerate((("Train", n_train), ("Test", n_test))):
-            labels = _balanced_labels(n, 10, _rng("nmnist", seed, split_no, 0))
-            for d in range(10):
-                (root / folder / str(d)).mkdir(parents=True, exist_ok=True)
-            for i, label in enumerate(labels):
-                events = nmnist_events(int(label), _rng("nmnist", seed, split_no, i + 1))
-                write_bin(root / folder / str(label) / f"{i + 1:05d}.bin", events)
-                bar.update()
+    tasks = []
+    for split_no, (folder, n) in enumerate((("Train", n_train), ("Test", n_test))):
+        labels = _balanced_labels(n, 10, _rng("nmnist", seed, split_no, 0))
+        for d in range(10):
+            (root / folder / str(d)).mkdir(parents=True, exist_ok=True)
+        tasks += [(root / folder / str(label) / f"{i:05d}.bin", int(label), seed, split_no, i)
+                  for i, label in enumerate(labels, start=1)]
+    _run(_write_nmnist_file, tasks, jobs, "N-MNIST", quiet)
     return root
 
 
@@ -269,19 +293,22 @@ def cifar_indices(n_per_class: int) -> list[int]:
     return list(range(n_test)) + list(range(100, 100 + n_per_class - n_test))
 
 
-def write_cifar10dvs(root: str | Path, *, n_per_class: int = 4, seed: int = 0,
+def _write_cifar_file(task: tuple[Path, int, int, int]) -> None:
+    path, label, seed, i = task
+    write_aedat2(path, cifar10dvs_events(label, _rng("cifar10dvs", seed, label, i)))
+
+
+def write_cifar10dvs(root: str | Path, *, n_per_class: int = 4, seed: int = 0, jobs: int = 1,
                      quiet: bool = True) -> Path:
-    """Write ``root/<class>/cifar10_<class>_<i>.aedat`` (AEDAT 2.0, jAER convention). Returns
-    ``root``."""
+    """Write ``root/<class>/cifar10_<class>_<i>.aedat`` (AEDAT 2.0, jAER convention; numbers
+    from :func:`cifar_indices`) with ``jobs`` processes. Returns ``root``."""
     root = Path(root)
-    indices = cifar_indices(n_per_class)
-    with _bar(10 * n_per_class, "CIFAR10-DVS", quiet) as bar:
-        for label, cls in enumerate(CIFAR_CLASSES):
-            (root / cls).mkdir(parents=True, exist_ok=True)
-            for i in indices:
-                events = cifar10dvs_events(label, _rng("cifar10dvs", seed, label, i))
-                write_aedat2(root / cls / f"cifar10_{cls}_{i}.aedat", events)
-                bar.update()
+    tasks = []
+    for label, cls in enumerate(CIFAR_CLASSES):
+        (root / cls).mkdir(parents=True, exist_ok=True)
+        tasks += [(root / cls / f"cifar10_{cls}_{i}.aedat", label, seed, i)
+                  for i in cifar_indices(n_per_class)]
+    _run(_write_cifar_file, tasks, jobs, "CIFAR10-DVS", quiet)
     return root
 
 
@@ -432,27 +459,30 @@ def gesture_trial_events(user: int, lighting: str, seed: int = 0
     return Events(x, y, t_us, p, GESTURE_SIZE), labels
 
 
+def _write_gesture_trial(task: tuple[Path, int, str, int]) -> None:
+    folder, user, lighting, seed = task
+    name = f"user{user:02d}_{lighting}"
+    events, labels = gesture_trial_events(user, lighting, seed)
+    write_aedat3(folder / f"{name}.aedat", events)
+    write_labels_csv(folder / f"{name}_labels.csv", labels)
+
+
 def write_dvsgesture(root: str | Path, *, n_users: int = 2, seed: int = 0,
-                     trials_per_user: int | None = 1, quiet: bool = True) -> Path:
+                     trials_per_user: int | None = 1, jobs: int = 1, quiet: bool = True) -> Path:
     """Write ``root/DvsGesture/user<NN>_<lighting>.aedat`` (AEDAT 3.1) with ``_labels.csv``,
     ``trials_to_train.txt``, ``trials_to_test.txt`` and ``gesture_mapping.csv``, for the trials
-    of :func:`gesture_trials` (``trials_per_user=None``: every real lighting of each user).
-    Returns ``root``."""
+    of :func:`gesture_trials` (``trials_per_user=None``: every real lighting of each user), with
+    ``jobs`` processes. Returns ``root``."""
     root = Path(root)
     folder = root / "DvsGesture"
     folder.mkdir(parents=True, exist_ok=True)
     trials = gesture_trials(n_users, trials_per_user)
-    lists: dict[str, list[str]] = {"train": [], "test": []}
-    with _bar(len(trials), "DVS Gesture", quiet) as bar:
-        for user, lighting in trials:
-            name = f"user{user:02d}_{lighting}"
-            events, labels = gesture_trial_events(user, lighting, seed)
-            write_aedat3(folder / f"{name}.aedat", events)
-            write_labels_csv(folder / f"{name}_labels.csv", labels)
-            lists["train" if user < _FIRST_TEST_USER else "test"].append(f"{name}.aedat")
-            bar.update()
-    for split, names in lists.items():
-        (folder / f"trials_to_{split}.txt").write_text("".join(f"{n}\n" for n in names))
+    _run(_write_gesture_trial, [(folder, u, light, seed) for u, light in trials], jobs,
+         "DVS Gesture", quiet)
+    for split, test in (("train", False), ("test", True)):
+        names = [f"user{u:02d}_{light}.aedat\n" for u, light in trials
+                 if (u >= _FIRST_TEST_USER) == test]
+        (folder / f"trials_to_{split}.txt").write_text("".join(names))
     mapping = "".join(f"{name},{i}\n" for i, name in enumerate(GESTURE_CLASSES, start=1))
     (folder / "gesture_mapping.csv").write_text("action,label\n" + mapping)
     return root
@@ -490,6 +520,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0,
                         help="fraction of the real dataset's size (default 1.0 = full size)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=1,
+                        help=f"processes (default 1; this machine has {os.cpu_count()} CPUs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     args = parser.parse_args(None if argv is None else list(argv))
     if not args.scale > 0:
@@ -497,7 +529,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     writer, sizes, what = plan(args.dataset, args.scale)
     if not args.quiet:
         print(f"{args.dataset}: writing {what} to {args.out}", file=sys.stderr)
-    root = writer(args.out, seed=args.seed, quiet=args.quiet, **sizes)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    root = writer(args.out, seed=args.seed, jobs=args.jobs, quiet=args.quiet, **sizes)
     if not args.quiet:
         print(root)
     return 0

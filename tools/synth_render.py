@@ -131,59 +131,77 @@ def texture_events(tex, pad, shift, t_start, dt, ref, prev, thresh, noise_at, nx
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _capsule_level(caps, s, radius, box, gain, base, fx, fy):  # pragma: no cover
+def _capsule_level(geo, gain, base, fx, fy):  # pragma: no cover
     """Log intensity at (fx, fy): ``base`` plus ``gain`` times the largest capsule coverage
-    (1 inside a capsule, 0 beyond ``radius + 1``, linear in between): one solid silhouette.
-    ``box[c] = (x0, x1, y0, y1)`` bounds capsule c's support at step s (skipped outside)."""
+    (1 up to ``radius - 0.5`` from its segment, 0 from ``radius + 0.5``, linear in between):
+    one solid silhouette. ``geo`` is :func:`_capsule_geometry` of the step."""
     cover = 0.0
-    for c in range(caps.shape[1]):
-        if fx < box[c, 0] or fx > box[c, 1] or fy < box[c, 2] or fy > box[c, 3]:
+    for c in range(geo.shape[0]):
+        if fx < geo[c, 8] or fx > geo[c, 9] or fy < geo[c, 10] or fy > geo[c, 11]:
             continue
-        ax = caps[s, c, 0]
-        ay = caps[s, c, 1]
-        vx = caps[s, c, 2] - ax
-        vy = caps[s, c, 3] - ay
-        wx = fx - ax
-        wy = fy - ay
-        vv = vx * vx + vy * vy
-        u = (wx * vx + wy * vy) / vv if vv > 0.0 else 0.0
-        u = min(max(u, 0.0), 1.0)
-        ex = wx - u * vx
-        ey = wy - u * vy
-        d = np.sqrt(ex * ex + ey * ey)
-        cover = max(cover, min(max(radius[c] + 0.5 - d, 0.0), 1.0))
+        wx = fx - geo[c, 0]
+        wy = fy - geo[c, 1]
+        u = min(max((wx * geo[c, 2] + wy * geo[c, 3]) * geo[c, 4], 0.0), 1.0)
+        ex = wx - u * geo[c, 2]
+        ey = wy - u * geo[c, 3]
+        d2 = ex * ex + ey * ey
+        if d2 >= geo[c, 6]:
+            continue
+        if d2 <= geo[c, 5]:
+            return base + gain
+        cover = max(cover, geo[c, 7] - np.sqrt(d2))
     return base + gain * cover
 
 
 @njit(cache=True, nogil=True)
-def _capsule_boxes(caps, s, radius, box):  # pragma: no cover
+def _capsule_geometry(caps, s, radius, geo):  # pragma: no cover
+    """Per capsule at step s: start point, direction, 1/|direction|^2, squared radii of full
+    and zero coverage, radius + 0.5, and the bounding box of its support."""
     for c in range(caps.shape[1]):
-        m = radius[c] + 1.0
-        box[c, 0] = min(caps[s, c, 0], caps[s, c, 2]) - m
-        box[c, 1] = max(caps[s, c, 0], caps[s, c, 2]) + m
-        box[c, 2] = min(caps[s, c, 1], caps[s, c, 3]) - m
-        box[c, 3] = max(caps[s, c, 1], caps[s, c, 3]) + m
+        ax = np.float64(caps[s, c, 0])
+        ay = np.float64(caps[s, c, 1])
+        vx = np.float64(caps[s, c, 2]) - ax
+        vy = np.float64(caps[s, c, 3]) - ay
+        vv = vx * vx + vy * vy
+        r = np.float64(radius[c])
+        geo[c, 0] = ax
+        geo[c, 1] = ay
+        geo[c, 2] = vx
+        geo[c, 3] = vy
+        geo[c, 4] = 1.0 / vv if vv > 0.0 else 0.0
+        geo[c, 5] = max(r - 0.5, 0.0) ** 2
+        geo[c, 6] = (r + 0.5) ** 2
+        geo[c, 7] = r + 0.5
+        m = r + 1.0
+        geo[c, 8] = min(ax, ax + vx) - m
+        geo[c, 9] = max(ax, ax + vx) + m
+        geo[c, 10] = min(ay, ay + vy) - m
+        geo[c, 11] = max(ay, ay + vy) + m
 
 
 @njit(cache=True, nogil=True)
 def _mark_rows(caps, q, c, radius, xlo, xhi):  # pragma: no cover
-    """Widen the per-row x ranges ``[xlo[y], xhi[y])`` to cover capsule c's support at step q,
-    by walking its segment in steps of at most one pixel."""
+    """Widen the per-row x ranges ``[xlo[y], xhi[y])`` to cover capsule c's support at step q:
+    for row y, the part of the segment within ``m`` rows of y, widened by ``m`` pixels."""
     h = xlo.shape[0]
-    ax = caps[q, c, 0]
-    ay = caps[q, c, 1]
-    vx = caps[q, c, 2] - ax
-    vy = caps[q, c, 3] - ay
-    n = int(np.sqrt(vx * vx + vy * vy)) + 1
-    m = radius[c] + 1.0
-    for i in range(n + 1):
-        px = ax + vx * i / n
-        py = ay + vy * i / n
-        lo = int(np.floor(px - m))
-        hi = int(np.floor(px + m)) + 1
-        for y in range(max(int(np.floor(py - m)), 0), min(int(np.floor(py + m)) + 1, h)):
-            xlo[y] = min(xlo[y], lo)
-            xhi[y] = max(xhi[y], hi)
+    ax = np.float64(caps[q, c, 0])
+    ay = np.float64(caps[q, c, 1])
+    vx = np.float64(caps[q, c, 2]) - ax
+    vy = np.float64(caps[q, c, 3]) - ay
+    m = np.float64(radius[c]) + 1.0
+    y_first = max(int(np.floor(min(ay, ay + vy) - m)), 0)
+    y_last = min(int(np.floor(max(ay, ay + vy) + m)) + 1, h)
+    for y in range(y_first, y_last):
+        if vy != 0.0:
+            u0 = min(max((y - m - ay) / vy, 0.0), 1.0)
+            u1 = min(max((y + m - ay) / vy, 0.0), 1.0)
+        else:
+            u0 = 0.0
+            u1 = 1.0
+        xa = ax + u0 * vx
+        xb = ax + u1 * vx
+        xlo[y] = min(xlo[y], int(np.floor(min(xa, xb) - m)))
+        xhi[y] = max(xhi[y], int(np.floor(max(xa, xb) + m)) + 1)
 
 
 @njit(cache=True, nogil=True)
@@ -205,11 +223,11 @@ def capsule_events(caps, group, radius, gain, base, t_start, dt, ref, prev, thre
     fire = np.empty(w, np.bool_)
     xlo = np.empty(h, np.int64)
     xhi = np.empty(h, np.int64)
-    box = np.empty((n_caps, 4), np.float32)
+    geo = np.empty((n_caps, 12), np.float64)
     for s in range(1, caps.shape[0]):
         t0 = t_start + np.int64(s - 1) * dt
         start = n
-        _capsule_boxes(caps, s, radius, box)
+        _capsule_geometry(caps, s, radius, geo)
         for g in range(group.max() + 1):
             xlo[:] = w
             xhi[:] = 0
@@ -230,8 +248,7 @@ def capsule_events(caps, group, radius, gain, base, t_start, dt, ref, prev, thre
                 ref_row = ref[y]
                 thresh_row = thresh[y]
                 for x in range(x0, x1):
-                    row[x] = _capsule_level(caps, s, radius, box, gain, base, np.float32(x),
-                                            np.float32(y))
+                    row[x] = _capsule_level(geo, gain, base, np.float64(x), np.float64(y))
                     fire[x] = abs(row[x] - ref_row[x]) >= thresh_row[x]
                 for x in range(x0, x1):
                     if fire[x]:
@@ -245,12 +262,11 @@ def capsule_events(caps, group, radius, gain, base, t_start, dt, ref, prev, thre
 def capsule_image(caps, radius, gain, base, h, w):  # pragma: no cover
     """The (h, w) log-intensity image of step 0 of ``caps`` (initial pixel state)."""
     out = np.empty((h, w), np.float32)
-    box = np.empty((caps.shape[1], 4), np.float32)
-    _capsule_boxes(caps, 0, radius, box)
+    geo = np.empty((caps.shape[1], 12), np.float64)
+    _capsule_geometry(caps, 0, radius, geo)
     for y in range(h):
         for x in range(w):
-            out[y, x] = _capsule_level(caps, 0, radius, box, gain, base, np.float32(x),
-                                       np.float32(y))
+            out[y, x] = _capsule_level(geo, gain, base, np.float64(x), np.float64(y))
     return out
 
 
