@@ -81,6 +81,13 @@ def test_nmnist_is_deterministic_for_a_seed(nmnist_root: Path, tmp_path: Path) -
                for f in files)
 
 
+def test_nmnist_labels_are_balanced_and_do_not_depend_on_the_size() -> None:
+    labels = synth.nmnist_labels(35, seed=0, split_no=0)
+    assert labels[:20] == synth.nmnist_labels(20, seed=0, split_no=0)
+    assert sorted(labels[:10]) == list(range(10)) and sorted(labels[20:30]) == list(range(10))
+    assert labels != synth.nmnist_labels(35, seed=1, split_no=0)
+
+
 def test_nmnist_digits_are_separable() -> None:
     data = [(d, _image(synth.nmnist_events(d, synth._rng("nmnist", 0, d, i))))
             for d in range(10) for i in range(9)]

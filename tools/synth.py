@@ -112,9 +112,9 @@ def _noise(rng: np.random.Generator, n_steps: int, dt: int, shape: tuple[int, in
 
 
 def _sense(kernel: Callable[..., int], scene: tuple, level0: np.ndarray, *, rng: np.random.Generator,
-           n_steps: int, dt: int, threshold: float, noise_hz: float, expect: int,
-           t_start: int = 0) -> tuple[np.ndarray, ...]:
-    """Run a render kernel over ``n_steps`` and return (x, y, t, p), sorted by t.
+           n_steps: int, dt: int, threshold: float, noise_hz: float, expect: int
+           ) -> tuple[np.ndarray, ...]:
+    """Run a render kernel over ``n_steps`` from t = 0 and return (x, y, t, p), sorted by t.
 
     Thresholds get 5 % pixel mismatch and references a random phase, as on a real sensor."""
     shape = level0.shape
@@ -126,7 +126,7 @@ def _sense(kernel: Callable[..., int], scene: tuple, level0: np.ndarray, *, rng:
     while True:
         bufs = (np.empty(cap, np.uint16), np.empty(cap, np.uint16), np.empty(cap, np.int64),
                 np.empty(cap, np.uint8))
-        n = kernel(*scene, t_start, dt, ref0.copy(), level0.copy(), thresh, *noise, *bufs)
+        n = kernel(*scene, 0, dt, ref0.copy(), level0.copy(), thresh, *noise, *bufs)
         if n <= cap:
             return tuple(b[:n] for b in bufs)
         cap = n  # the buffers were too small: the kernel counted what it could not write
@@ -161,7 +161,7 @@ _DIGIT_STROKES: tuple[tuple[tuple[tuple[float, float], ...], ...], ...] = (
 )
 NMNIST_SIZE = (34, 34)
 NMNIST_STEP_US = 1_000
-NMNIST_STEPS = 320
+NMNIST_STEPS = 314
 NMNIST_PAD = 4
 #: Saccade path (dx, dy) in pixels: a triangle walked once, one side per saccade.
 _SACCADE_PATH = np.array([[0.0, -2.5], [2.5, 2.0], [-2.5, 2.0], [0.0, -2.5]])
@@ -207,22 +207,24 @@ def _write_nmnist_file(task: tuple[Path, int, int, int, int]) -> None:
 
 def write_nmnist(root: str | Path, *, n_train: int = 20, n_test: int = 10, seed: int = 0,
                  jobs: int = 1, quiet: bool = True) -> Path:
-    """Write ``root/Train|Test/<digit>/<NNNNN>.bin`` (5-digit 1-based index, digits balanced:
-    each split cycles through 0-9 in a seeded order) with ``jobs`` processes. Returns ``root``."""
+    """Write ``root/Train|Test/<digit>/<NNNNN>.bin`` (5-digit 1-based index, digits from
+    :func:`nmnist_labels`) with ``jobs`` processes. Returns ``root``."""
     root = Path(root)
     tasks = []
     for split_no, (folder, n) in enumerate((("Train", n_train), ("Test", n_test))):
-        labels = _balanced_labels(n, 10, _rng("nmnist", seed, split_no, 0))
         for d in range(10):
             (root / folder / str(d)).mkdir(parents=True, exist_ok=True)
-        tasks += [(root / folder / str(label) / f"{i:05d}.bin", int(label), seed, split_no, i)
-                  for i, label in enumerate(labels, start=1)]
+        tasks += [(root / folder / str(label) / f"{i:05d}.bin", label, seed, split_no, i)
+                  for i, label in enumerate(nmnist_labels(n, seed, split_no), start=1)]
     _run(_write_nmnist_file, tasks, jobs, "N-MNIST", quiet)
     return root
 
 
-def _balanced_labels(n: int, n_classes: int, rng: np.random.Generator) -> np.ndarray:
-    return rng.permutation(np.arange(n) % n_classes)
+def nmnist_labels(n: int, seed: int, split_no: int) -> list[int]:
+    """Digits of indices 1..n: every block of ten consecutive indices holds each digit once,
+    in a seeded order per block (so a digit's files do not depend on ``n``)."""
+    blocks = [_rng("nmnist", seed, split_no, 0, b).permutation(10) for b in range(-(-n // 10))]
+    return [int(d) for block in blocks for d in block][:n]
 
 
 # -- CIFAR10-DVS -------------------------------------------------------------------------------
@@ -316,7 +318,7 @@ def write_cifar10dvs(root: str | Path, *, n_per_class: int = 4, seed: int = 0, j
 
 GESTURE_SIZE = (128, 128)
 GESTURE_STEP_US = 4_000
-GESTURE_THRESHOLD = 0.056
+GESTURE_THRESHOLD = 0.066
 #: Label rows of a trial, in the order of the real user01_natural_labels.csv (arm roll twice).
 GESTURE_ROW_CLASSES = (1, 2, 3, 5, 4, 6, 7, 8, 8, 9, 10, 11)
 _LIGHTING = {"F": "fluorescent", "D": "fluorescent_led", "L": "lab", "E": "led", "N": "natural"}

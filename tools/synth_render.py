@@ -10,7 +10,7 @@ sorted by time, so a whole stream comes out sorted.
 
 Two scenes: ``texture_events`` translates one texture image (N-MNIST digit, CIFAR10-DVS image)
 along a sub-pixel path; ``capsule_events`` draws moving capsules (segments with a radius: arms,
-hands) over a uniform background and evaluates only the bounding box of what moved.
+hands) over a uniform background and evaluates only the pixels near capsules that moved.
 """
 
 from __future__ import annotations
