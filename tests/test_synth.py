@@ -81,6 +81,27 @@ def test_nmnist_is_deterministic_for_a_seed(nmnist_root: Path, tmp_path: Path) -
                for f in files)
 
 
+def _occupancy(events: Events, bins: int = 4, duration: int = 315_000) -> tuple[int, int]:
+    """(active pixels, active voxels of ``bins`` time bins x 2 polarities): what a frame or STC
+    representation of the sample stores."""
+    w, h = events.sensor_size
+    b = np.minimum(events.t * bins // duration, bins - 1)
+    pixel = events.y.astype(np.int64) * w + events.x
+    return len(np.unique(pixel)), len(np.unique((b * 2 + events.p) * (w * h) + pixel))
+
+
+def test_nmnist_occupancy_matches_real_recordings(nmnist_small: Path) -> None:
+    """Events per active voxel (how well a binned representation compresses) and the active
+    pixel and voxel counts are within 25 % of the real NMNIST-small recordings."""
+    real_files = [s.path for s in get_dataset("nmnist").samples(nmnist_small, "train")[::10]]
+    real = np.array([(len(e), *_occupancy(e)) for e in map(ec_io.read, real_files)], float)
+    ours = np.array([(len(e), *_occupancy(e)) for e in (
+        synth.nmnist_events(i % 10, synth._rng("nmnist", 0, 0, i)) for i in range(100))], float)
+    for name, a, b in (("pixels", real[:, 1], ours[:, 1]), ("voxels", real[:, 2], ours[:, 2]),
+                       ("events/voxel", real[:, 0] / real[:, 2], ours[:, 0] / ours[:, 2])):
+        assert 0.75 <= b.mean() / a.mean() <= 1.25, (name, a.mean(), b.mean())
+
+
 def test_nmnist_labels_are_balanced_and_do_not_depend_on_the_size() -> None:
     labels = synth.nmnist_labels(35, seed=0, split_no=0)
     assert labels[:20] == synth.nmnist_labels(20, seed=0, split_no=0)
