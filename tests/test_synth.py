@@ -96,7 +96,7 @@ def test_nmnist_occupancy_matches_real_recordings(nmnist_small: Path) -> None:
     real_files = [s.path for s in get_dataset("nmnist").samples(nmnist_small, "train")[::10]]
     real = np.array([(len(e), *_occupancy(e)) for e in map(ec_io.read, real_files)], float)
     ours = np.array([(len(e), *_occupancy(e)) for e in (
-        synth.nmnist_events(i % 10, synth._rng("nmnist", 0, 0, i)) for i in range(100))], float)
+        synth.nmnist_events(i % 10, synth.sample_rng("nmnist", 0, 0, i)) for i in range(100))], float)
     for name, a, b in (("pixels", real[:, 1], ours[:, 1]), ("voxels", real[:, 2], ours[:, 2]),
                        ("events/voxel", real[:, 0] / real[:, 2], ours[:, 0] / ours[:, 2])):
         assert 0.75 <= b.mean() / a.mean() <= 1.25, (name, a.mean(), b.mean())
@@ -110,7 +110,7 @@ def test_nmnist_labels_are_balanced_and_do_not_depend_on_the_size() -> None:
 
 
 def test_nmnist_digits_are_separable() -> None:
-    data = [(d, _image(synth.nmnist_events(d, synth._rng("nmnist", 0, d, i))))
+    data = [(d, _image(synth.nmnist_events(d, synth.sample_rng("nmnist", 0, d, i))))
             for d in range(10) for i in range(9)]
     train = [x for i, x in enumerate(data) if i % 9 < 6]
     test = [x for i, x in enumerate(data) if i % 9 >= 6]
@@ -162,7 +162,7 @@ def test_cifar_layout_and_files(cifar_root: Path) -> None:
 
 
 def test_cifar_classes_are_separable() -> None:
-    data = [(c, _image(synth.cifar10dvs_events(c, synth._rng("cifar10dvs", 0, c, i)), 8))
+    data = [(c, _image(synth.cifar10dvs_events(c, synth.sample_rng("cifar10dvs", 0, c, i)), 8))
             for c in range(10) for i in range(4)]
     train = [x for i, x in enumerate(data) if i % 4 < 2]
     test = [x for i, x in enumerate(data) if i % 4 >= 2]
