@@ -109,12 +109,17 @@ def test_nmnist_labels_are_balanced_and_do_not_depend_on_the_size() -> None:
     assert labels != synth.nmnist_labels(35, seed=1, split_no=0)
 
 
+def _generated_accuracy(dataset: str, make, per_class: int, n_train: int, factor: int) -> float:
+    """Nearest-centroid accuracy over 10 classes of ``per_class`` generated samples each, the
+    first ``n_train`` of a class for the centroids."""
+    data = [(c, i, _image(make(c, synth.sample_rng(dataset, 0, c, i)), factor))
+            for c in range(10) for i in range(per_class)]
+    return _nearest_centroid_accuracy([(c, v) for c, i, v in data if i < n_train],
+                                      [(c, v) for c, i, v in data if i >= n_train])
+
+
 def test_nmnist_digits_are_separable() -> None:
-    data = [(d, _image(synth.nmnist_events(d, synth.sample_rng("nmnist", 0, d, i))))
-            for d in range(10) for i in range(9)]
-    train = [x for i, x in enumerate(data) if i % 9 < 6]
-    test = [x for i, x in enumerate(data) if i % 9 >= 6]
-    assert _nearest_centroid_accuracy(train, test) >= 0.6  # chance: 0.1
+    assert _generated_accuracy("nmnist", synth.nmnist_events, 9, 6, 1) >= 0.6  # chance: 0.1
 
 
 # -- CIFAR10-DVS -------------------------------------------------------------------------------
@@ -162,11 +167,8 @@ def test_cifar_layout_and_files(cifar_root: Path) -> None:
 
 
 def test_cifar_classes_are_separable() -> None:
-    data = [(c, _image(synth.cifar10dvs_events(c, synth.sample_rng("cifar10dvs", 0, c, i)), 8))
-            for c in range(10) for i in range(4)]
-    train = [x for i, x in enumerate(data) if i % 4 < 2]
-    test = [x for i, x in enumerate(data) if i % 4 >= 2]
-    assert _nearest_centroid_accuracy(train, test) >= 0.25  # chance: 0.1
+    accuracy = _generated_accuracy("cifar10dvs", synth.cifar10dvs_events, 4, 2, 8)
+    assert accuracy >= 0.25  # chance: 0.1
 
 
 # -- DVS Gesture -------------------------------------------------------------------------------

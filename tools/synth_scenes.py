@@ -119,13 +119,23 @@ def nmnist_events(label: int, rng: np.random.Generator) -> Events:
         u = _smooth_ramp((t_ms - start) / rng.uniform(92.0, 100.0))[:, None]
         shift = np.where(u > 0, _SACCADE_PATH[k] + u * (_SACCADE_PATH[k + 1] - _SACCADE_PATH[k]),
                          shift)
+    return _moving_texture(tex, pad, shift, rng, NMNIST_SIZE, dt=NMNIST_STEP_US,
+                           threshold=NMNIST_THRESHOLD, expect=6_000)
+
+
+def _moving_texture(tex: np.ndarray, pad: int, shift: np.ndarray, rng: np.random.Generator,
+                    size: tuple[int, int], *, dt: int, threshold: float, expect: int,
+                    noise_hz: float = 0.5) -> Events:
+    """The sensor of ``size`` watching ``tex`` (sensor plus ``pad`` on every side) shifted by
+    ``shift[s] = (dx, dy)`` at step s, one step every ``dt`` us."""
+    w, h = size
     shift = shift.astype(np.float32)
     gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
     level0 = _bilinear_image(tex, gy + pad - shift[0, 1], gx + pad - shift[0, 0])
     x, y, t, p = _sense(render.texture_events, (tex, pad, shift), level0, rng=rng,
-                        n_steps=NMNIST_STEPS, dt=NMNIST_STEP_US, threshold=NMNIST_THRESHOLD,
-                        noise_hz=0.5, expect=6_000)
-    return Events(x, y, t, p, NMNIST_SIZE)
+                        n_steps=len(shift), dt=dt, threshold=threshold, noise_hz=noise_hz,
+                        expect=expect)
+    return Events(x, y, t, p, size)
 
 
 # -- CIFAR10-DVS -------------------------------------------------------------------------------
@@ -170,13 +180,9 @@ def cifar10dvs_events(label: int, rng: np.random.Generator) -> Events:
     t = np.arange(n_steps) * (CIFAR_STEP_US * 1e-6)
     radius = rng.uniform(1.8, 2.4)
     phase = 2 * np.pi * t / (duration_us * 1e-6 / 4) + rng.uniform(0, 2 * np.pi)
-    shift = np.stack([radius * np.cos(phase), radius * np.sin(phase)], -1).astype(np.float32)
-    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
-    level0 = _bilinear_image(tex, gy + pad - shift[0, 1], gx + pad - shift[0, 0])
-    x, y, t_us, p = _sense(render.texture_events, (tex, pad, shift), level0, rng=rng,
-                           n_steps=n_steps, dt=CIFAR_STEP_US, threshold=CIFAR_THRESHOLD,
-                           noise_hz=0.5, expect=250_000)
-    return Events(x, y, t_us, p, CIFAR_SIZE)
+    shift = np.stack([radius * np.cos(phase), radius * np.sin(phase)], -1)
+    return _moving_texture(tex, pad, shift, rng, CIFAR_SIZE, dt=CIFAR_STEP_US,
+                           threshold=CIFAR_THRESHOLD, expect=250_000)
 
 
 def _bilinear_image(tex: np.ndarray, fy: np.ndarray, fx: np.ndarray) -> np.ndarray:
