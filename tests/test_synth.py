@@ -252,7 +252,8 @@ def test_cifar_classes_are_separable() -> None:
 
 @pytest.fixture(scope="module")
 def gesture_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synth.write_dvsgesture(tmp_path_factory.mktemp("gesture"), n_users=2, seed=0)
+    return synth.write_dvsgesture(tmp_path_factory.mktemp("gesture"), n_users=2, seed=0,
+                                  trials_per_user=1)
 
 
 def test_gesture_trials_follow_the_real_dataset() -> None:

@@ -193,11 +193,12 @@ def _write_gesture_trial(task: tuple[Path, int, str, int]) -> None:
 
 
 def write_dvsgesture(root: str | Path, *, n_users: int = 2, seed: int = 0,
-                     trials_per_user: int | None = 1, jobs: int = 1, quiet: bool = True) -> Path:
+                     trials_per_user: int | None = None, jobs: int = 1, quiet: bool = True
+                     ) -> Path:
     """Write ``root/DvsGesture/user<NN>_<lighting>.aedat`` (AEDAT 3.1) with ``_labels.csv``,
     ``trials_to_train.txt``, ``trials_to_test.txt`` and ``gesture_mapping.csv``, for the trials
-    of :func:`gesture_trials` (``trials_per_user=None``: every real lighting of each user), with
-    ``jobs`` processes. Returns ``root``."""
+    of :func:`gesture_trials`, with ``jobs`` processes. ``n_users=29`` is the full dataset
+    (122 trials); ``trials_per_user=1`` keeps one trial a user (tests). Returns ``root``."""
     root = Path(root)
     folder = root / "DvsGesture"
     folder.mkdir(parents=True, exist_ok=True)
@@ -243,7 +244,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("dataset", choices=sorted(FULL))
     parser.add_argument("--out", required=True, type=Path, help="folder to write (the layout root)")
     parser.add_argument("--scale", type=float, default=1.0,
-                        help="fraction of the real dataset's size (default 1.0 = full size)")
+                        help="fraction of the real dataset's size (default 1.0 = full size; "
+                             "CIFAR10-DVS and DVS Gesture stop at 1.0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1,
                         help=f"processes (default 1; this machine has {os.cpu_count()} CPUs)")
