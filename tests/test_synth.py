@@ -243,6 +243,12 @@ def test_cifar_layout_and_files(cifar_root: Path) -> None:
     assert 150_000 <= np.mean(counts) <= 260_000  # real mean 205,071
 
 
+def test_cifar_files_are_deterministic_for_a_seed(cifar_root: Path) -> None:
+    path = cifar_root / "airplane" / "cifar10_airplane_100.aedat"
+    assert ec_io.read(path) == synth.cifar10dvs_events(0, synth.sample_rng("cifar10dvs", 1, 0, 100))
+    assert ec_io.read(path) != synth.cifar10dvs_events(0, synth.sample_rng("cifar10dvs", 2, 0, 100))
+
+
 def test_cifar_classes_are_separable() -> None:
     accuracy = _generated_accuracy("cifar10dvs", synth.cifar10dvs_events, 4, 2, 8)
     assert accuracy >= 0.25  # chance: 0.1
