@@ -172,7 +172,7 @@ def _capsule_geometry(caps, s, radius, geo):  # pragma: no cover
         geo[c, 5] = max(r - 0.5, 0.0) ** 2
         geo[c, 6] = (r + 0.5) ** 2
         geo[c, 7] = r + 0.5
-        m = r + 1.0
+        m = r + 0.5
         geo[c, 8] = min(ax, ax + vx) - m
         geo[c, 9] = max(ax, ax + vx) + m
         geo[c, 10] = min(ay, ay + vy) - m
@@ -181,14 +181,15 @@ def _capsule_geometry(caps, s, radius, geo):  # pragma: no cover
 
 @njit(cache=True, nogil=True)
 def _mark_rows(caps, q, c, radius, xlo, xhi):  # pragma: no cover
-    """Widen the per-row x ranges ``[xlo[y], xhi[y])`` to cover capsule c's support at step q:
-    for row y, the part of the segment within ``m`` rows of y, widened by ``m`` pixels."""
+    """Widen the per-row x ranges ``[xlo[y], xhi[y])`` to cover capsule c's support at step q
+    (the pixels within ``m = radius + 0.5`` of its segment): for row y, the part of the segment
+    within ``m`` rows of y, widened by ``m`` pixels."""
     h = xlo.shape[0]
     ax = np.float64(caps[q, c, 0])
     ay = np.float64(caps[q, c, 1])
     vx = np.float64(caps[q, c, 2]) - ax
     vy = np.float64(caps[q, c, 3]) - ay
-    m = np.float64(radius[c]) + 1.0
+    m = np.float64(radius[c]) + 0.5  # the support's reach: coverage is 0 from there on
     y_first = max(int(np.floor(min(ay, ay + vy) - m)), 0)
     y_last = min(int(np.floor(max(ay, ay + vy) + m)) + 1, h)
     for y in range(y_first, y_last):
