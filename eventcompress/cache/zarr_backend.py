@@ -1,0 +1,159 @@
+"""Writing a zarr v3 store: arrays created first (metadata only), then whole shards, one writer.
+
+zarr-python rewrites a whole shard on every write into it, so two writers touching one shard
+silently lose data (zarr-python #3682, #3514, #3525, PR #3413) and a shard written in pieces
+costs a read-modify-write each time. Here every shard of every array is written exactly once
+per build, as a whole, by the one process that holds the build lock; the ``done`` chunk of a
+shard is written only after the shard's data write returned. zarr's local store writes each
+file to a temporary name and renames it, so a killed write leaves the previous file (or none),
+never a torn one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .fingerprint import SourceListing
+from .format import EVENT_FIELDS, StoreLayout
+from .shards import ShardIO, fast_path
+
+
+def _compressors(codec: str) -> Any:
+    from zarr.codecs import BloscCodec, ZstdCodec
+
+    if codec == "none":
+        return None
+    if codec == "blosc-lz4":
+        return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+    if codec == "zstd":
+        return ZstdCodec(level=3)
+    raise ValueError(f"unknown zarr codec {codec!r}")
+
+
+def flat_array_names(layout: StoreLayout) -> tuple[str, ...]:
+    """The flat (row-indexed) arrays of a ragged or events store."""
+    if layout.kind == "events":
+        return tuple(name for name, _ in EVENT_FIELDS)
+    return ("data",) if layout.kind == "ragged" else ()
+
+
+def _flat_dtype(layout: StoreLayout, name: str) -> np.dtype:
+    if layout.kind == "events":
+        return dict(EVENT_FIELDS)[name]
+    return layout.dtype
+
+
+class ZarrWriter:
+    """The single writer of one store being built (``<name>.partial``)."""
+
+    def __init__(self, group: Any, layout: StoreLayout) -> None:
+        self.group = group
+        self.layout = layout
+        self.n = int(group["labels"].shape[0])
+        self._shard_io: dict[str, ShardIO] = {}
+
+    def _io(self, name: str) -> ShardIO:
+        if name not in self._shard_io:
+            array = fast_path(Path(self.group.store.root) / self.group.path / name)
+            if array is None:
+                raise RuntimeError(f"{name}: not the sharded layout this writer creates")
+            self._shard_io[name] = ShardIO(array)
+        return self._shard_io[name]
+
+    # -- creation (metadata and the small arrays known before any sample is computed) ------
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], layout: StoreLayout, codec: str,
+               labels: np.ndarray, sample_ids: list[str], listing: SourceListing,
+               attrs: dict[str, Any]) -> ZarrWriter:
+        import zarr
+
+        n = len(labels)
+        s = layout.shard_samples
+        group = zarr.open_group(Path(path), mode="w-", attributes=attrs)
+        per_shard = (max(1, s),)
+        group.create_array("labels", shape=(n,), chunks=per_shard, dtype="int64")[:] = labels
+        ids = group.create_array("sample_ids", shape=(n,), chunks=per_shard, dtype=str)
+        if n:
+            ids[:] = np.asarray(sample_ids, dtype=object)
+        for name in ("event_counts", "lengths"):
+            group.create_array(name, shape=(n,), chunks=per_shard, dtype="int64", fill_value=0)
+        group.create_array("done", shape=(n,), chunks=per_shard, dtype="uint8", fill_value=0)
+        m = max(1, len(listing.paths))
+        src = group.create_array("source_paths", shape=(len(listing.paths),), chunks=(m,),
+                                 dtype=str)
+        if listing.paths:
+            src[:] = np.asarray(listing.paths, dtype=object)
+        group.create_array("source_sizes", shape=(len(listing.paths),), chunks=(m,),
+                           dtype="int64")[:] = listing.sizes
+        group.create_array("source_mtimes", shape=(len(listing.paths),), chunks=(m,),
+                           dtype="int64")[:] = listing.mtimes
+        compressors = _compressors(codec)
+        if layout.kind == "dense":
+            group.create_array(
+                "data", shape=(n, *layout.row_shape), chunks=(1, *layout.row_shape),
+                shards=(s, *layout.row_shape), dtype=layout.dtype, fill_value=0,
+                compressors=compressors)
+        else:
+            group.create_array("offsets", shape=(n + 1,), chunks=(max(1, n + 1),),
+                               dtype="int64", fill_value=0)
+            rows, chunk = layout.rows_per_shard, layout.rows_per_chunk
+            for name in flat_array_names(layout):
+                group.create_array(
+                    name, shape=(0, *layout.row_shape), chunks=(chunk, *layout.row_shape),
+                    shards=(rows, *layout.row_shape), dtype=_flat_dtype(layout, name),
+                    fill_value=0, compressors=compressors)
+        return cls(group, layout)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> ZarrWriter:
+        import zarr
+
+        group = zarr.open_group(Path(path), mode="r+")
+        return cls(group, StoreLayout.from_attrs(dict(group.attrs)))
+
+    # -- state --------------------------------------------------------------------------
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return dict(self.group.attrs)
+
+    def update_attrs(self, **items: Any) -> None:
+        self.group.attrs.update(items)
+
+    def done(self) -> np.ndarray:
+        return self.group["done"][:] if self.n else np.zeros(0, np.uint8)
+
+    def lengths(self) -> np.ndarray:
+        return self.group["lengths"][:] if self.n else np.zeros(0, np.int64)
+
+    # -- whole-shard writes -------------------------------------------------------------
+    def write_dense_shard(self, lo: int, data: np.ndarray) -> None:
+        self._io("data").write_shard(lo // self.layout.shard_samples, data)
+
+    def write_flat_shard(self, start: int, rows: dict[str, np.ndarray], total: int | None
+                         ) -> None:
+        """Rows ``start:start + len`` of every flat array (``start`` a multiple of
+        ``rows_per_shard``); the arrays grow to hold them (or shrink to ``total`` at the end)."""
+        for name, values in rows.items():
+            arr = self.group[name]
+            end = start + len(values)
+            shape = total if total is not None else max(arr.shape[0], end)
+            if arr.shape[0] != shape:
+                arr.resize((shape, *arr.shape[1:]))
+            if len(values):
+                self._io(name).write_shard(start // self.layout.rows_per_shard, values)
+
+    def mark(self, lo: int, status: np.ndarray, event_counts: np.ndarray,
+             lengths: np.ndarray) -> None:
+        """Record samples ``lo:lo + len`` (one whole chunk of each small array): counts first,
+        ``done`` last, so a sample is never marked done before everything it needs is on disk."""
+        hi = lo + len(status)
+        self.group["event_counts"][lo:hi] = event_counts
+        self.group["lengths"][lo:hi] = lengths
+        self.group["done"][lo:hi] = status
+
+    def write_offsets(self, offsets: np.ndarray) -> None:
+        self.group["offsets"][:] = offsets
