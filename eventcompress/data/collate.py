@@ -13,20 +13,44 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import default_collate
+from torch.utils.data._utils.collate import default_collate_fn_map
 
 __all__ = ["SampleBatch", "batch_collate", "pad_collate", "time_first_collate"]
 
 
-class SampleBatch(list):
-    """What ``CachedDataset.__getitems__`` returns: a list of ``(x_i, label_i)`` pairs (so any
-    collate function works on it) that also holds the whole batch as one tensor ``x``
-    (``[N, ...]``) and ``labels`` (``[N]``); :func:`batch_collate` returns those without
-    stacking a copy."""
+class _Row(tuple):
+    """One ``(x, label)`` pair of a :class:`SampleBatch` (a type of its own so that
+    ``default_collate`` recognises a batch that is already one tensor)."""
 
-    def __init__(self, x: torch.Tensor, labels: torch.Tensor) -> None:
-        super().__init__(zip(x, labels))
+
+class SampleBatch(Sequence):
+    """A whole batch as one tensor ``x`` ``[N, ...]`` and ``labels`` ``[N]``, as
+    ``CachedDataset.__getitems__`` returns it. It is also a sequence of ``(x_i, label_i)``
+    pairs, so any collate function works on it; ``default_collate`` (and
+    :func:`batch_collate`) return ``(x, labels)`` as they are, without stacking a copy."""
+
+    def __init__(self, x: torch.Tensor, labels: Any) -> None:
         self.x = x
         self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return _Row((self.x[i], self.labels[i]))
+
+
+def _collate_rows(batch: Any, *, collate_fn_map: Any = None) -> Any:
+    if isinstance(batch, SampleBatch):
+        return batch.x, batch.labels
+    xs, ys = zip(*batch)  # rows taken out of their batches: stack them
+    return torch.stack(list(xs)), default_collate(list(ys))
+
+
+# default_collate dispatches on the type of batch[0]; the rows of a SampleBatch are _Row
+default_collate_fn_map.setdefault(_Row, _collate_rows)
 
 
 def _labels(values: Sequence[Any]) -> Any:
@@ -64,8 +88,6 @@ def pad_collate(batch: Sequence[tuple[Any, Any]], *, time_first: bool = False,
     Returns ``(x, labels, lengths)``: ``x`` is ``[N, L_max, ...]`` (``[L_max, N, ...]`` with
     ``time_first``), ``lengths[i]`` the length of sample ``i`` (int64), so
     ``x[i, lengths[i]:]`` is padding. The other dimensions must agree."""
-    if isinstance(batch, SampleBatch):
-        batch = list(batch)
     xs = [torch.as_tensor(v) for v, _ in batch]
     rest = {tuple(v.shape[1:]) for v in xs}
     if len(rest) > 1:
