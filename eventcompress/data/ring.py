@@ -209,7 +209,7 @@ def fast_loader(dataset: Any, batch_size: int = 128, shuffle: bool = False,
         collate = partial(pad_collate if ragged else batch_collate, time_first=time_first)
         return DataLoader(dataset, batch_sampler=BatchSampler(sampler, batch_size, drop_last),
                           num_workers=num_workers, collate_fn=collate, **kwargs)
-    dtype = dataset.dtype or torch.from_numpy(np.zeros(0, dataset.store.dtype)).dtype
+    dtype = dataset.output_dtype
     ring = None
     if num_workers > 0:
         prefetch = kwargs.get("prefetch_factor") or 2
