@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..datasets import Sample, get_dataset, load_sample
+from ..errors import StoreError
 from ..events import Events
 from ..kernels.pipeline import Pipeline
 
@@ -33,6 +34,18 @@ def apply_transform(transform: Any, x: Any, index: int, epoch: int) -> Any:
     return transform(x)
 
 
+def _events_store(dataset: Any) -> Any:
+    """The store ``dataset`` names (a Store, or the path of a store), else None."""
+    from ..cache import Store, open_store
+
+    if isinstance(dataset, Store):
+        return dataset
+    if isinstance(dataset, (str, os.PathLike)) and (
+            Path(dataset).is_file() or (Path(dataset) / "zarr.json").is_file()):
+        return open_store(dataset)
+    return None
+
+
 class EventDataset(Dataset):
     """``dataset[i] = (pipeline(load_sample(sample_i)) as a tensor, label_i)``.
 
@@ -41,6 +54,10 @@ class EventDataset(Dataset):
     "test" or None (all). A pipeline with a representation gives ``[T, P, H, W]`` tensors of
     ``dtype``; one without gives the raw events as int64 ``[n, 4]`` (x, y, t, p), ragged across
     samples (batch them with ``pad_collate``).
+
+    ``dataset`` may instead be an events store (a cache store built with a pipeline without
+    representation, or its path; ``root`` and ``split`` are then None): its events are read
+    in place of the raw files and ``pipeline`` runs on them.
 
     Random steps of the pipeline draw from ``(seed, epoch, sample index i)``; call
     ``set_epoch(e)`` each epoch to get new draws (every worker then agrees). The tensors equal
@@ -51,23 +68,27 @@ class EventDataset(Dataset):
     Python objects, so forked workers do not copy it page by page (pytorch issue 13246).
     """
 
-    def __init__(self, dataset: str, root: str | os.PathLike[str], split: str | None,
+    def __init__(self, dataset: Any, root: str | os.PathLike[str] | None, split: str | None,
                  pipeline: Any, *, transform: Any = None, target_transform: Any = None,
                  dtype: torch.dtype = torch.float32,
                  reader_kwargs: dict[str, Any] | None = None, **dataset_kwargs: Any) -> None:
         pipeline = getattr(pipeline, "pipeline", pipeline)  # a recipe
         if not isinstance(pipeline, Pipeline):
             raise TypeError(f"pipeline must be a Pipeline or a recipe, got {type(pipeline)}")
-        layout = get_dataset(dataset, **dataset_kwargs)
-        samples = layout.samples(root, split)
         self.pipeline = pipeline
-        self.classes = tuple(layout.classes)
-        self.sensor_size = tuple(layout.sensor_size)
         self.transform = transform
         self.target_transform = target_transform
         self.dtype = dtype
         self.epoch = 0
         self.reader_kwargs = dict(reader_kwargs or {})
+        self.store = _events_store(dataset)
+        if self.store is not None:
+            self._from_store(self.store)
+            return
+        layout = get_dataset(dataset, **dataset_kwargs)
+        samples = layout.samples(root, split)
+        self.classes = tuple(layout.classes)
+        self.sensor_size = tuple(layout.sensor_size)
         self.labels = np.array([s.label for s in samples], np.int64)
         self.sample_ids = np.array([s.id for s in samples], dtype=str)
         self._paths = np.array([os.fspath(s.path) for s in samples], dtype=str)
@@ -76,6 +97,20 @@ class EventDataset(Dataset):
         self._slices = np.array([s.time_slice or (-1, -1) for s in samples],
                                 np.int64).reshape(-1, 2)
         self._sliced = np.array([s.time_slice is not None for s in samples], bool)
+
+    def _from_store(self, store: Any) -> None:
+        from ..datasets import DATASETS
+
+        if store.kind != "events":
+            raise StoreError(store.path, f"EventDataset reads an events store (a pipeline "
+                             f"without representation), this one is {store.kind}")
+        layout = DATASETS.get(str(store.attrs.get("dataset", "")))
+        self.labels = np.ascontiguousarray(store.labels, np.int64)
+        self.sample_ids = store.sample_ids
+        self.classes = tuple(layout.classes) if layout is not None else \
+            tuple(str(c) for c in range(int(self.labels.max()) + 1 if len(self.labels) else 0))
+        self.sensor_size = tuple(store.pipeline.output_sensor_size(
+            tuple(store.attrs["sensor_size"])))
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -87,6 +122,8 @@ class EventDataset(Dataset):
 
     def sample(self, index: int) -> Sample:
         """The :class:`~eventcompress.datasets.Sample` record of item ``index``."""
+        if self.store is not None:
+            raise StoreError(self.store.path, "items of an events store have no Sample record")
         i = int(index)
         return Sample(id=str(self.sample_ids[i]), path=Path(str(self._paths[i])),
                       label=int(self.labels[i]), split=str(self._splits[i]),
@@ -95,6 +132,8 @@ class EventDataset(Dataset):
 
     def events(self, index: int) -> Events:
         """The decoded (not yet processed) events of item ``index``."""
+        if self.store is not None:
+            return self.store.read_events(int(index))
         return load_sample(self.sample(index), **self.reader_kwargs)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
