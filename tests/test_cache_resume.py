@@ -109,3 +109,45 @@ def test_second_builder_waits_or_says_a_build_is_running(nmnist_small: Path, tmp
     assert result == [out / path.name]
     assert messages and "waiting for it to finish" in messages[0]
     assert_same_store(path, result[0])
+
+
+def test_full_disk_is_an_error_and_the_build_resumes(nmnist_small: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from eventcompress.cache.shards import ShardIO
+
+    pipeline = Pipeline(representation=STCConfig(steps=3))
+    original = ShardIO.write_shard
+    calls = []
+
+    def filling_disk(self: ShardIO, shard: int, block: object) -> None:
+        calls.append(shard)
+        if len(calls) > 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        original(self, shard, block)
+
+    monkeypatch.setattr(ShardIO, "write_shard", filling_disk)
+    out = tmp_path / "out"
+    with pytest.raises(StoreError, match="No space left on device.*run the same build again"):
+        build("nmnist", nmnist_small, "test", pipeline, out, progress=False, jobs=1,
+              shard_samples=10)
+    assert not list(out.glob("*.zarr")) and list(out.glob("*.partial"))
+    monkeypatch.setattr(ShardIO, "write_shard", original)
+    report = build_store("nmnist", nmnist_small, "test", pipeline, out, progress=False, jobs=1,
+                         shard_samples=10)
+    assert report.computed == 60
+    clean = build("nmnist", nmnist_small, "test", pipeline, tmp_path / "clean", progress=False,
+                  jobs=1, shard_samples=10)
+    assert_same_store(report.path, clean)
+
+
+def _die(task: object) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_killed_worker_is_an_error() -> None:
+    from eventcompress.cache.executor import LocalExecutor
+
+    with LocalExecutor(jobs=2) as ex, pytest.raises(StoreError, match="worker process died"):
+        list(ex.imap_unordered(_die, range(3), window=2))
