@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("eventcompress.commands.info", "summarise a dataset folder: splits, classes, events, decode speed"),
     "download": ("eventcompress.commands.download", "download and verify a dataset (or explain the manual steps)"),
     "models": ("eventcompress.commands.models", "list registered networks and model recipes"),
+    "cache": ("eventcompress.commands.cache", "build, inspect, verify, list and remove dataset caches"),
 }
 
 

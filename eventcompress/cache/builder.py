@@ -100,22 +100,24 @@ def build(dataset: Any, root: str | os.PathLike[str], split: str, pipeline: Any,
           out: str | os.PathLike[str], *, backend: Backend = "zarr", jobs: int | None = None,
           rebuild: bool = False, allow_errors: bool = False, progress: bool = True,
           codec: str | None = None, dtype: str | None = None, shard_samples: int | None = None,
-          executor: str | TaskExecutor = "local", wait: bool = True) -> Path:
+          shard_rows: int | None = None, executor: str | TaskExecutor = "local",
+          wait: bool = True) -> Path:
     """Build (or find) the store of ``dataset`` (a name or a layout object) under ``root``,
     ``split`` through ``pipeline``, in the folder ``out``; returns its path. See
     :func:`build_store` for the report and docs/cache.md for the format."""
     return build_store(dataset, root, split, pipeline, out, backend=backend, jobs=jobs,
                        rebuild=rebuild, allow_errors=allow_errors, progress=progress,
                        codec=codec, dtype=dtype, shard_samples=shard_samples,
-                       executor=executor, wait=wait).path
+                       shard_rows=shard_rows, executor=executor, wait=wait).path
 
 
 def build_store(dataset: Any, root: str | os.PathLike[str], split: str, pipeline: Any,
                 out: str | os.PathLike[str], *, backend: Backend = "zarr",
                 jobs: int | None = None, rebuild: bool = False, allow_errors: bool = False,
                 progress: bool = True, codec: str | None = None, dtype: str | None = None,
-                shard_samples: int | None = None, executor: str | TaskExecutor = "local",
-                wait: bool = True, on_wait: Any = None) -> BuildReport:
+                shard_samples: int | None = None, shard_rows: int | None = None,
+                executor: str | TaskExecutor = "local", wait: bool = True,
+                on_wait: Any = None) -> BuildReport:
     """:func:`build`, returning a :class:`BuildReport`. Raises :class:`SampleErrors` after
     completing the store when samples failed, unless ``allow_errors``."""
     from ..kernels.pipeline import Pipeline
@@ -134,7 +136,7 @@ def build_store(dataset: Any, root: str | os.PathLike[str], split: str, pipeline
     final = out / store_name(name, split, key, backend)
     codec = check_codec(backend, codec)
     store_layout = plan_layout(pipeline, layout_obj.sensor_size, len(samples), dtype,
-                               shard_samples)
+                               shard_samples, shard_rows)
     attrs = _base_attrs(key, name, split, match.layout, pipeline, fingerprint, listing, root,
                         store_layout, codec, backend, len(samples), layout_obj.sensor_size)
     attrs["dataset_options"] = repr(layout_obj)

@@ -76,31 +76,27 @@ class StoreLayout:
     row_shape: tuple[int, ...]
     dtype: np.dtype
     shard_samples: int
-
-    @property
-    def row_bytes(self) -> int:
-        if self.kind == "events":
-            return EVENT_DTYPE.itemsize
-        return int(np.prod(self.row_shape)) * self.dtype.itemsize
+    #: rows of a flat (ragged / events) array per shard, a multiple of ``rows_per_chunk``
+    shard_rows: int = 0
 
     @property
     def rows_per_shard(self) -> int:
-        """Rows of a flat ragged array per shard (a multiple of its chunk)."""
-        chunk = self.rows_per_chunk
-        return max(1, SHARD_BYTES // (self.row_bytes * chunk)) * chunk
+        return self.shard_rows
 
     @property
     def rows_per_chunk(self) -> int:
         return EVENT_CHUNK if self.kind == "events" else 1
 
     def to_attrs(self) -> dict[str, Any]:
-        return {"kind": self.kind, "row_shape": list(self.row_shape), "dtype": self.dtype.name,
-                "shard_samples": self.shard_samples}
+        dtype = "events" if self.kind == "events" else self.dtype.name
+        return {"kind": self.kind, "row_shape": list(self.row_shape), "dtype": dtype,
+                "shard_samples": self.shard_samples, "shard_rows": self.shard_rows}
 
     @classmethod
     def from_attrs(cls, attrs: dict[str, Any]) -> StoreLayout:
-        return cls(attrs["kind"], tuple(int(v) for v in attrs["row_shape"]),
-                   np.dtype(attrs["dtype"]), int(attrs["shard_samples"]))
+        dtype = EVENT_DTYPE if attrs["kind"] == "events" else np.dtype(attrs["dtype"])
+        return cls(attrs["kind"], tuple(int(v) for v in attrs["row_shape"]), dtype,
+                   int(attrs["shard_samples"]), int(attrs.get("shard_rows", 0)))
 
 
 def _is_count_representation(representation: Any) -> bool:
@@ -128,8 +124,11 @@ def storage_dtype(pipeline: Any, dtype: str | None = None) -> np.dtype:
 
 
 def plan_layout(pipeline: Any, sensor_size: tuple[int, int], n_samples: int,
-                dtype: str | None = None, shard_samples: int | None = None) -> StoreLayout:
-    """The layout of a store of ``n_samples`` recordings of ``sensor_size`` through ``pipeline``."""
+                dtype: str | None = None, shard_samples: int | None = None,
+                shard_rows: int | None = None) -> StoreLayout:
+    """The layout of a store of ``n_samples`` recordings of ``sensor_size`` through
+    ``pipeline``; ``shard_samples`` / ``shard_rows`` override the sizes derived from
+    :data:`SHARD_BYTES` (``shard_rows`` is rounded up to whole chunks)."""
     rep = pipeline.representation
     stored = storage_dtype(pipeline, dtype)
     if rep is None:
@@ -153,7 +152,14 @@ def plan_layout(pipeline: Any, sensor_size: tuple[int, int], n_samples: int,
     if shard_samples < 1:
         raise ConfigError(f"shard_samples must be >= 1, got {shard_samples}", key="shard_samples")
     shard_samples = int(min(shard_samples, max(1, n_samples)))
-    return StoreLayout(kind, tuple(int(v) for v in row_shape), stored, shard_samples)
+    rows = 0
+    if kind != "dense":
+        chunk = EVENT_CHUNK if kind == "events" else 1
+        row_bytes = EVENT_DTYPE.itemsize if kind == "events" \
+            else int(np.prod(row_shape)) * stored.itemsize
+        wanted = shard_rows if shard_rows is not None else SHARD_BYTES // row_bytes
+        rows = max(1, -(-int(wanted) // chunk)) * chunk
+    return StoreLayout(kind, tuple(int(v) for v in row_shape), stored, shard_samples, rows)
 
 
 def to_storage(values: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, int]:

@@ -68,7 +68,8 @@ def fast_path(array_dir: str | os.PathLike[str]) -> ShardedArray | None:
                 or shard_shape[0] % inner[0]):
             return None
         chain = conf["codecs"]
-        if chain[0] != {"name": "bytes", "configuration": {"endian": "little"}} or len(chain) > 2:
+        if (chain[0]["name"] != "bytes" or len(chain) > 2
+                or chain[0].get("configuration", {}).get("endian", "little") != "little"):
             return None
         compressor = chain[1] if len(chain) == 2 else None
         if compressor is not None and compressor["name"] not in ("blosc", "zstd"):

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import StoreError
 from .compute import TaskResult
 from .format import MISSING, StoreLayout, shard_bounds
 from .zarr_backend import ZarrWriter, flat_array_names
@@ -93,6 +94,14 @@ class StoreWriter:
         return finished
 
     def _complete(self, prog: ShardProgress) -> None:
+        try:
+            self._write(prog)
+        except OSError as exc:  # a full disk, a lost mount: never a silently short store
+            raise StoreError(self.zw.path, f"cannot write samples {prog.lo}..{prog.hi - 1}: "
+                             f"{exc}; the shards written before are kept, run the same build "
+                             "again to resume") from exc
+
+    def _write(self, prog: ShardProgress) -> None:
         prog.results.sort(key=lambda r: r.lo)
         start = time.perf_counter()
         if self.layout.kind == "dense":

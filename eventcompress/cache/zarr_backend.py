@@ -52,13 +52,14 @@ class ZarrWriter:
 
     def __init__(self, group: Any, layout: StoreLayout) -> None:
         self.group = group
+        self.path = Path(group.store.root) / group.path
         self.layout = layout
         self.n = int(group["labels"].shape[0])
         self._shard_io: dict[str, ShardIO] = {}
 
     def _io(self, name: str) -> ShardIO:
         if name not in self._shard_io:
-            array = fast_path(Path(self.group.store.root) / self.group.path / name)
+            array = fast_path(self.path / name)
             if array is None:
                 raise RuntimeError(f"{name}: not the sharded layout this writer creates")
             self._shard_io[name] = ShardIO(array)
