@@ -53,6 +53,7 @@ def stores(tmp_path_factory):
         "raw": build_from(streams(300), STC, out / "raw", codec="none", progress=False),
         "ragged": build_from(streams(300), ragged, out, progress=False),
         "events": build_from(streams(300), Pipeline(), out, progress=False),
+        "h5": build_from(streams(300), STC, out, backend="hdf5", progress=False),
     }
 
 
@@ -62,13 +63,13 @@ def expected_dense(path) -> torch.Tensor:
 
 
 # -- dense stores ----------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["dense", "raw"])
+@pytest.mark.parametrize("kind", ["dense", "raw", "h5"])
 def test_in_memory_lazy_getitem_and_getitems_agree(stores, kind):
     ref = expected_dense(stores[kind])
     lazy = CachedDataset(stores[kind], in_memory=False)
     mem = CachedDataset(stores[kind], in_memory=True)
     assert not lazy.in_memory and mem.in_memory
-    assert (lazy._mapped is not None) == (kind == "raw")  # memory maps only when uncompressed
+    assert (lazy._mapped is not None) == (kind != "h5")  # zarr shards are memory-mapped
     idx = [7, 299, 0, 7, -1, 150]
     for ds in (lazy, mem):
         batch = ds.__getitems__(idx)
