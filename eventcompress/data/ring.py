@@ -39,8 +39,9 @@ __all__ = ["BatchRing", "fast_loader"]
 
 FREE, TAKEN = 0, 1
 
-#: rings of this process by token (the main process rebuilds slot views through it)
-_RINGS: dict[str, BatchRing] = {}
+#: rings of this process by token (the main process rebuilds slot views through it); weak, so
+#: a ring goes with its loader (a live batch keeps its ring through the slot's finalizer)
+_RINGS: weakref.WeakValueDictionary[str, BatchRing] = weakref.WeakValueDictionary()
 
 
 class BatchRing:

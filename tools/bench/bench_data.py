@@ -237,13 +237,18 @@ def main() -> int:
           f"zarr, default codec; tonic over its first {min(args.tonic_samples, args.samples):,} "
           "samples.\n")
     print(markdown_table(["loader", "workers", "samples/s", "x tonic"], rows))
-    print(f"Memory with 2 persistent workers over the in-memory store ({copy_mb:,.0f} MB): "
-          f"workers Rss {mem_w['Rss']:,.0f} MB, Pss {mem_w['Pss']:,.0f} MB, private "
-          f"{mem_w['Private']:,.0f} MB; main process Rss {mem_main['Rss']:,.0f} MB, Pss "
-          f"{mem_main['Pss']:,.0f} MB.\n")
-    print(f"memcpy bandwidth (np.copyto, 256 MB): {bw:.1f} GB/s\n")
+    print(f"Memory with 2 persistent workers over the in-memory store ({copy_mb:,.0f} MB), "
+          f"after an epoch: the 2 workers together Rss {mem_w['Rss']:,.0f} MB of which "
+          f"private {mem_w['Private']:,.0f} MB (the rest is shared: the store's one copy and "
+          f"the libraries), Pss {mem_w['Pss']:,.0f} MB; main process Rss "
+          f"{mem_main['Rss']:,.0f} MB, Pss {mem_main['Pss']:,.0f} MB (it also holds the lazy "
+          "datasets' maps).\n")
+    print(f"memcpy bandwidth (np.copyto of 256 MB, one thread): {bw:.1f} GB/s; 'of memcpy' "
+          "below = float32 bytes delivered per second / that bandwidth.\n")
     print(markdown_table(["shape", "T x P x H x W", "mode", "workers", "samples/s",
                           "MB/s (float32 out)", "of memcpy"], shape_rows))
+    print(f"(CIFAR10-DVS- and DVS-Gesture-shaped stores: {args.other_samples:,} samples each, "
+          "default codec.)")
     return 0
 
 
