@@ -294,6 +294,13 @@ def test_subset_batches_use_the_parent_batch_read(stores):
     assert torch.equal(batch.x, ds.__getitems__(val.indices[:3].tolist()).x)
     x, y = next(iter(DataLoader(val, batch_size=5)))
     assert torch.equal(y, torch.from_numpy(ds.labels[val.indices[:5]]))
+    got = torch.cat([y for _, y in val.loader(batch_size=16)])
+    assert got.tolist() == ds.labels[val.indices].tolist()  # the subset's rows only, in order
+    gen = torch.Generator().manual_seed(1)
+    shuffled = [x for x, _ in val.loader(batch_size=16, shuffle=True, generator=gen)]
+    ref = expected_dense(stores["dense"])[val.indices]
+    assert sorted(map(tuple, torch.cat(shuffled).flatten(1).tolist())) == \
+        sorted(map(tuple, ref.flatten(1).tolist()))
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):

@@ -10,7 +10,7 @@ from conftest import require_oracle
 from eventcompress import Events
 from eventcompress.data import EventDataset
 from eventcompress.data import transforms as T
-from eventcompress.kernels import Pipeline, STCConfig
+from eventcompress.kernels import Denoise, Pipeline, STCConfig
 
 SENSOR = (34, 34, 2)
 NMNIST_DTYPE = np.dtype([("x", int), ("y", int), ("t", int), ("p", int)])  # tonic's N-MNIST
@@ -144,8 +144,7 @@ def test_transforms_inside_a_tonic_dataset_class(tonic_nmnist, nmnist_small):
     stc = cls(str(root), train=True,
               transform=tonic.transforms.Compose([T.Denoise(5000),
                                                   T.ToSTC(cls.sensor_size, 4, 50_000.0)]))
-    pipe = Pipeline(steps=(__import__("eventcompress").kernels.Denoise(5000),),
-                    representation=STCConfig(steps=4, tau_s=50_000.0))
+    pipe = Pipeline(steps=(Denoise(5000),), representation=STCConfig(steps=4, tau_s=50_000.0))
     ev_ds = EventDataset("nmnist", nmnist_small, "train", pipe)
     assert len(ours) == len(ev_ds) == 1000
     by_id = {sid: k for k, sid in enumerate(ev_ds.sample_ids)}

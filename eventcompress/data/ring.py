@@ -32,6 +32,8 @@ from torch.utils.data import (
     DataLoader,
     RandomSampler,
     SequentialSampler,
+    Subset,
+    SubsetRandomSampler,
     get_worker_info,
 )
 
@@ -193,8 +195,9 @@ def fast_loader(dataset: Any, batch_size: int = 128, shuffle: bool = False,
                 num_workers: int = 0, *, drop_last: bool = False,
                 generator: torch.Generator | None = None, slots_per_worker: int | None = None,
                 time_first: bool = False, **kwargs: Any) -> DataLoader:
-    """A DataLoader over a dense :class:`~eventcompress.data.CachedDataset` yielding
-    ``(x [N, T, P, H, W], labels [N])`` batches (``[T, N, ...]`` with ``time_first``).
+    """A DataLoader over a dense :class:`~eventcompress.data.CachedDataset` (or a subset of
+    one, e.g. from ``train_val_split``) yielding ``(x [N, T, P, H, W], labels [N])`` batches
+    (``[T, N, ...]`` with ``time_first``).
 
     ``num_workers=0``: the main process gathers each batch in one call (the fastest choice
     when the store is in memory or in the page cache and there is no per-sample transform).
@@ -207,8 +210,18 @@ def fast_loader(dataset: Any, batch_size: int = 128, shuffle: bool = False,
     """
     from .collate import batch_collate, pad_collate
 
-    sampler = RandomSampler(dataset, generator=generator) if shuffle else \
-        SequentialSampler(dataset)
+    rows = None
+    if isinstance(dataset, Subset) and hasattr(dataset.dataset, "read_into"):
+        # a split of a CachedDataset: sample the subset's rows, read from the parent
+        rows = np.asarray(dataset.indices, np.int64)
+        dataset = dataset.dataset
+    if rows is None:
+        sampler: Any = RandomSampler(dataset, generator=generator) if shuffle else \
+            SequentialSampler(dataset)
+    elif shuffle:
+        sampler = SubsetRandomSampler(rows.tolist(), generator=generator)
+    else:
+        sampler = rows.tolist()
     ragged = getattr(dataset, "ragged", False)
     if ragged or getattr(dataset, "transform", None) is not None \
             or getattr(dataset, "target_transform", None) is not None:

@@ -45,6 +45,14 @@ class LabelledSubset(Subset):
     def classes(self) -> Any:
         return getattr(self.dataset, "classes", None)
 
+    def loader(self, batch_size: int = 128, shuffle: bool = False, num_workers: int = 0,
+               **kwargs: Any) -> Any:
+        """The fast DataLoader of a CachedDataset's split (see ``CachedDataset.loader``)."""
+        from .ring import fast_loader
+
+        return fast_loader(self, batch_size=batch_size, shuffle=shuffle,
+                           num_workers=num_workers, **kwargs)
+
     def __getitems__(self, indices: list[int]) -> Any:
         # one parent call per batch (the torch Subset does this only for parents that have it)
         parent = getattr(self.dataset, "__getitems__", None)
