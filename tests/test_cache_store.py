@@ -123,6 +123,23 @@ def test_other_codec_chain_is_read_through_zarr(tmp_path: Path) -> None:
     assert fast_path(tmp_path / "x.zarr" / "a") is None
 
 
+def test_float16_kernel_matches_numpy_bit_for_bit() -> None:
+    from eventcompress.cache._float16 import float32_to_float16
+
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 2**32, 400_000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    edges = np.array([0.0, -0.0, 65504, 65519.99, 65520, 2**-24, 2**-25, 3 * 2**-25, 2**-26,
+                      2**-14, 2**-14 * (1 - 2**-11), 1.5 * 2**-24, 2.5 * 2**-24, np.inf,
+                      -np.inf, -70_000, 1 + 2**-11, 1 + 3 * 2**-11], np.float32)
+    x = np.concatenate([x, edges, rng.normal(0, 3, 10_000).astype(np.float32)])
+    ours, saturated = float32_to_float16(x)
+    finite = ~np.isnan(x)
+    reference = np.clip(x[finite], -65504, 65504).astype(np.float16)
+    assert np.array_equal(ours[finite].view(np.uint16), reference.view(np.uint16))
+    assert np.isnan(ours[np.isnan(x)]).all()
+    assert saturated == int(np.sum(np.abs(x[finite]) > 65504))
+
+
 def test_saturation_is_counted_not_wrapped() -> None:
     values = np.array([[-5.0, 1.0, 70_000.0, 300.0]], np.float32)
     stored, saturated = to_storage(values, np.dtype(np.float16))

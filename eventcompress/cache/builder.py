@@ -251,12 +251,14 @@ def _run(partial: Path, items: list[Any], pipeline: Any, layout: StoreLayout,
     else:
         first, start_row, skip_rows = ragged_resume_point(layout, done, zw.lengths())
         todo = list(range(first, len(bounds)))
+    dense = layout.kind == "dense"
+    compressor = zw.compressor() if dense else None
     tasks: list[tuple[int, Task]] = []
     for s in todo:
         lo, hi = bounds[s]
         for a in range(lo, hi, TASK_SAMPLES):
             b = min(a + TASK_SAMPLES, hi)
-            tasks.append((s, Task(a, items[a:b], pipeline, layout)))
+            tasks.append((s, Task(a, items[a:b], pipeline, layout, dense, compressor)))
     per_shard = {s: sum(1 for t, _ in tasks if t == s) for s in todo}
     writer = StoreWriter(zw, todo, per_shard, start_row=start_row, skip_rows=skip_rows)
     report = BuildReport(partial, samples=n, computed=sum(len(t.items) for _, t in tasks))

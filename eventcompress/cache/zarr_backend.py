@@ -134,6 +134,13 @@ class ZarrWriter:
     def write_dense_shard(self, lo: int, data: np.ndarray) -> None:
         self._io("data").write_shard(lo // self.layout.shard_samples, data)
 
+    def write_encoded_shard(self, lo: int, chunks: list[bytes]) -> None:
+        self._io("data").write_encoded(lo // self.layout.shard_samples, chunks)
+
+    def compressor(self) -> dict[str, Any] | None:
+        """The data chunks' compressor (zarr JSON), for workers that encode chunks."""
+        return self._io("data").array.compressor
+
     def write_flat_shard(self, start: int, rows: dict[str, np.ndarray], total: int | None
                          ) -> None:
         """Rows ``start:start + len`` of every flat array (``start`` a multiple of
