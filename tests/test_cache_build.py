@@ -141,6 +141,12 @@ def test_mini_dvsgesture_aedat3_slices_share_files(tmp_path: Path, backend: str)
     store = open_store(path)
     samples, expected = expected_entries("dvsgesture", root, "train", pipeline, np.float16)
     assert len(store) == 6 and store.attrs["n_source_files"] == 2  # two trials, 3 cuts each
-    assert np.array_equal(store.read(np.arange(6)), np.stack(expected))
-    assert np.array_equal(store.labels, [s.label for s in samples])
+    # stored trial by trial (each trial decoded once), not in the label order of the listing
+    by_id = {s.id: k for k, s in enumerate(samples)}
+    order = [by_id[i] for i in store.sample_ids]
+    assert sorted(order) == list(range(6)) and order != list(range(6))
+    assert [i.split("#")[0] for i in store.sample_ids] == ["user01_natural"] * 3 + \
+        ["user02_natural"] * 3
+    assert np.array_equal(store.read(np.arange(6)), np.stack([expected[k] for k in order]))
+    assert np.array_equal(store.labels, [samples[k].label for k in order])
     assert all(c > 0 for c in store.event_counts)

@@ -118,7 +118,7 @@ def test_full_disk_is_an_error_and_the_build_resumes(nmnist_small: Path, tmp_pat
     from eventcompress.cache.shards import ShardIO
 
     pipeline = Pipeline(representation=STCConfig(steps=3))
-    original = ShardIO.write_shard
+    original = ShardIO.write_encoded
     calls = []
 
     def filling_disk(self: ShardIO, shard: int, block: object) -> None:
@@ -127,13 +127,13 @@ def test_full_disk_is_an_error_and_the_build_resumes(nmnist_small: Path, tmp_pat
             raise OSError(errno.ENOSPC, "No space left on device")
         original(self, shard, block)
 
-    monkeypatch.setattr(ShardIO, "write_shard", filling_disk)
+    monkeypatch.setattr(ShardIO, "write_encoded", filling_disk)
     out = tmp_path / "out"
     with pytest.raises(StoreError, match="No space left on device.*run the same build again"):
         build("nmnist", nmnist_small, "test", pipeline, out, progress=False, jobs=1,
               shard_samples=10)
     assert not list(out.glob("*.zarr")) and list(out.glob("*.partial"))
-    monkeypatch.setattr(ShardIO, "write_shard", original)
+    monkeypatch.setattr(ShardIO, "write_encoded", original)
     report = build_store("nmnist", nmnist_small, "test", pipeline, out, progress=False, jobs=1,
                          shard_samples=10)
     assert report.computed == 60

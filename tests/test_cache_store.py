@@ -52,7 +52,8 @@ def test_events_store_round_trips_and_rebins(tmp_path: Path, backend: str) -> No
                  progress=False, jobs=1, shard_samples=2, shard_rows=65_536)
     store = open_store(path)
     assert store.kind == "events" and len(store) == 6
-    samples = get_dataset("dvsgesture").samples(root, "train")
+    listed = {s.id: s for s in get_dataset("dvsgesture").samples(root, "train")}
+    samples = [listed[i] for i in store.sample_ids]  # stored trial by trial
     stc = STCConfig(steps=4, tau_s=1e5)
     for i, s in enumerate(samples):
         ref = events_only(load_sample(s))
@@ -121,6 +122,23 @@ def test_other_codec_chain_is_read_through_zarr(tmp_path: Path) -> None:
     group = zarr.open_group(tmp_path / "x.zarr", mode="w")
     group.create_array("a", shape=(4, 2), chunks=(2, 2), dtype="int16")  # no sharding
     assert fast_path(tmp_path / "x.zarr" / "a") is None
+
+
+def test_float16_kernel_matches_numpy_bit_for_bit() -> None:
+    from eventcompress.cache._float16 import float32_to_float16
+
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 2**32, 400_000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    edges = np.array([0.0, -0.0, 65504, 65519.99, 65520, 2**-24, 2**-25, 3 * 2**-25, 2**-26,
+                      2**-14, 2**-14 * (1 - 2**-11), 1.5 * 2**-24, 2.5 * 2**-24, np.inf,
+                      -np.inf, -70_000, 1 + 2**-11, 1 + 3 * 2**-11], np.float32)
+    x = np.concatenate([x, edges, rng.normal(0, 3, 10_000).astype(np.float32)])
+    ours, saturated = float32_to_float16(x)
+    finite = ~np.isnan(x)
+    reference = np.clip(x[finite], -65504, 65504).astype(np.float16)
+    assert np.array_equal(ours[finite].view(np.uint16), reference.view(np.uint16))
+    assert np.isnan(ours[np.isnan(x)]).all()
+    assert saturated == int(np.sum(np.abs(x[finite]) > 65504))
 
 
 def test_saturation_is_counted_not_wrapped() -> None:

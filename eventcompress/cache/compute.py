@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .format import BUILT, EVENT_FIELDS, FAILED, StoreLayout, to_storage
+from .shards import _numcodec, encode_chunks
 
 
 @dataclass
@@ -27,6 +28,10 @@ class Task:
     items: Sequence[Any]
     pipeline: Any
     layout: StoreLayout
+    #: dense stores: encode the chunks here, with this compressor (its zarr JSON; None for
+    #: raw bytes), so that compression runs in the workers and the writer only writes
+    encode: bool = False
+    compressor: dict[str, Any] | None = None
 
     @property
     def hi(self) -> int:
@@ -41,6 +46,8 @@ class TaskResult:
     lengths: np.ndarray  # int64 [n]: rows per sample (ragged / events), else 0
     #: dense: the [n, T, P, H, W] block; ragged / events: flat arrays by name
     dense: np.ndarray | None = None
+    #: dense, when the task asked for it: one encoded chunk per sample (``dense`` is dropped)
+    chunks: list[bytes] | None = None
     rows: dict[str, np.ndarray] = field(default_factory=dict)
     #: (sample index, sample id, file, reason)
     errors: list[tuple[int, str, str, str]] = field(default_factory=list)
@@ -59,29 +66,47 @@ def _reason(exc: BaseException) -> str:
 
 
 def _decode(task: Task, result: TaskResult) -> list[Any]:
-    from ..datasets.base import read_sample_file, slice_sample
+    from ..datasets.base import read_sample_file
     from ..events import Events
 
     out: list[Any] = [None] * len(task.items)
-    current: tuple[Any, Any] = (None, None)  # (path, decoded file or the exception)
+    # (path, decoded file or the exception, whether its timestamps are sorted)
+    current: tuple[Any, Any, bool] = (None, None, False)
     for k, item in enumerate(task.items):
         if isinstance(item, Events):
             out[k] = item
             continue
         if current[0] != item.path:
             try:
-                current = (item.path, read_sample_file(item))
+                decoded = read_sample_file(item)
+                current = (item.path, decoded, decoded.is_sorted())
             except Exception as exc:  # a bad file fails its samples, not the build
-                current = (item.path, exc)
+                current = (item.path, exc, False)
         decoded = current[1]
         if isinstance(decoded, BaseException):
             _fail(result, task.lo + k, item, decoded)
             continue
         try:
-            out[k] = slice_sample(item, decoded)
+            out[k] = _cut(item, decoded, current[2])
         except Exception as exc:
             _fail(result, task.lo + k, item, exc)
     return out
+
+
+def _cut(item: Any, decoded: Any, is_sorted: bool) -> Any:
+    """``slice_sample(item, decoded)`` without its per-sample costs: the file's sortedness is
+    checked once (not once per cut: a DVS Gesture trial holds millions of events and 12 cuts),
+    the cut is a view, and no metadata is attached (the pipeline does not read it)."""
+    from ..datasets.base import slice_sample
+    from ..events import Events
+
+    if item.time_slice is None:
+        return decoded
+    if not is_sorted:
+        return slice_sample(item, decoded)
+    lo, hi = np.searchsorted(decoded.t, item.time_slice, side="left")
+    return Events._trusted(decoded.x[lo:hi], decoded.y[lo:hi], decoded.t[lo:hi],
+                           decoded.p[lo:hi], decoded.sensor_size, {})
 
 
 def _fail(result: TaskResult, index: int, item: Any, exc: BaseException) -> None:
@@ -97,28 +122,27 @@ def _dense(task: Task, events: list[Any], result: TaskResult) -> None:
 
     layout, pipeline = task.layout, task.pipeline
     n = len(events)
-    block = np.zeros((n, *layout.row_shape), layout.dtype)
     ok = [k for k in range(n) if events[k] is not None]
-    computed = None
     if len(ok) == n:
         try:
             computed = process_many(events, pipeline, n_jobs=1, start_index=task.lo)
         except Exception:
-            computed = None  # find the bad sample one by one below
-    if computed is not None:
-        block[:], result.saturated = to_storage(computed, layout.dtype)
-    else:
-        for k in ok:
-            try:
-                value = np.asarray(pipeline(events[k], sample_index=task.lo + k))
-                if value.shape != layout.row_shape:
-                    raise ValueError(f"the pipeline gave shape {value.shape}, the store holds "
-                                     f"{layout.row_shape} (a recording of another sensor size?)")
-                block[k], saturated = to_storage(value, layout.dtype)
-            except Exception as exc:
-                _fail(result, task.lo + k, task.items[k], exc)
-                continue
-            result.saturated += saturated
+            pass  # find the bad sample one by one below
+        else:
+            result.dense, result.saturated = to_storage(computed, layout.dtype)
+            return
+    block = np.zeros((n, *layout.row_shape), layout.dtype)
+    for k in ok:
+        try:
+            value = np.asarray(pipeline(events[k], sample_index=task.lo + k))
+            if value.shape != layout.row_shape:
+                raise ValueError(f"the pipeline gave shape {value.shape}, the store holds "
+                                 f"{layout.row_shape} (a recording of another sensor size?)")
+            block[k], saturated = to_storage(value, layout.dtype)
+        except Exception as exc:
+            _fail(result, task.lo + k, task.items[k], exc)
+            continue
+        result.saturated += saturated
     result.dense = block
 
 
@@ -170,5 +194,22 @@ def compute_task(task: Task) -> TaskResult:
         _dense(task, events, result)
     else:
         _ragged(task, events, result)
+    if task.encode and result.dense is not None:
+        result.chunks = encode_chunks(result.dense, 1, task.layout.dtype,
+                                      _codec(task.compressor, task.layout.dtype))
+        result.dense = None
     result.decode_s, result.transform_s = mid - start, time.perf_counter() - mid
     return result
+
+
+_CODECS: dict[str, Any] = {}
+
+
+def _codec(compressor: dict[str, Any] | None, dtype: np.dtype) -> Any:
+    """The numcodecs object for ``compressor``, made once per process."""
+    import json
+
+    key = json.dumps([compressor, str(dtype)], sort_keys=True)
+    if key not in _CODECS:
+        _CODECS[key] = _numcodec(compressor, dtype)
+    return _CODECS[key]

@@ -45,13 +45,21 @@ class TaskExecutor(ABC):
         self.close()
 
 
-def _cap_numba_threads(threads: int) -> None:
+def _init_worker(threads: int) -> None:
+    """Cap the worker's Numba threads; Blosc compresses in the calling thread (its own
+    thread pool only adds hand-offs on chunks of a few kB, with every core busy already)."""
     os.environ["NUMBA_NUM_THREADS"] = str(threads)
     try:
         import numba
 
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     except (ImportError, ValueError):
+        pass
+    try:
+        import numcodecs.blosc
+
+        numcodecs.blosc.use_threads = False
+    except ImportError:
         pass
 
 
@@ -69,7 +77,7 @@ class LocalExecutor(TaskExecutor):
         forked before this process starts other threads (zarr's event loop, tqdm's monitor)."""
         if self.jobs > 1 and self._pool is None:
             self._pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context(),
-                                             initializer=_cap_numba_threads,
+                                             initializer=_init_worker,
                                              initargs=(self.threads,))
             for fut in [self._pool.submit(os.getpid) for _ in range(self.jobs)]:
                 fut.result()

@@ -11,7 +11,6 @@ import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -57,20 +56,19 @@ class SourceListing:
 def list_sources(root: str | os.PathLike[str], files: Iterable[str | os.PathLike[str]]
                  ) -> SourceListing:
     """Stat every distinct file (relative to ``root`` when below it, else absolute)."""
-    root = Path(root).resolve()
+    # abspath, not resolve: no system call per path component (70,000 files)
+    base = os.path.abspath(root)
+    prefix = base.rstrip("/") + "/"
     rel: dict[str, None] = {}
     for f in files:
-        p = Path(f).resolve()
-        try:
-            rel[p.relative_to(root).as_posix()] = None
-        except ValueError:
-            rel[p.as_posix()] = None
+        p = os.path.abspath(f)
+        rel[p[len(prefix):] if p.startswith(prefix) else p] = None
     paths = tuple(sorted(rel))
     sizes = np.empty(len(paths), np.int64)
     mtimes = np.empty(len(paths), np.int64)
     for i, path in enumerate(paths):
         try:
-            st = os.stat(root / path)
+            st = os.stat(os.path.join(base, path))
         except FileNotFoundError:
             sizes[i] = mtimes[i] = -1  # absent: a listing differs from the listing of it present
             continue

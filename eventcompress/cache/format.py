@@ -168,6 +168,10 @@ def to_storage(values: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, int]:
     dtype = np.dtype(dtype)
     if values.dtype == dtype:
         return values, 0
+    if dtype == np.float16 and values.dtype == np.float32:
+        from ._float16 import float32_to_float16
+
+        return float32_to_float16(values)
     if dtype.kind == "f":
         lo, hi = -float(np.finfo(dtype).max), float(np.finfo(dtype).max)
     else:

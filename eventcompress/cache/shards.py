@@ -98,6 +98,28 @@ def _numcodec(compressor: dict[str, Any] | None, dtype: np.dtype) -> Any:
     return Zstd(level=int(conf.get("level", 0)), checksum=bool(conf.get("checksum", False)))
 
 
+def codec_of(array: ShardedArray) -> Any:
+    """The numcodecs object that encodes ``array``'s chunks (None: raw bytes)."""
+    return _numcodec(array.compressor, array.dtype)
+
+
+def encode_chunks(block: np.ndarray, chunk_rows: int, dtype: np.dtype, codec: Any
+                  ) -> list[bytes]:
+    """``block`` cut into chunks of ``chunk_rows`` rows, each little-endian C-order bytes
+    through ``codec``."""
+    block = np.ascontiguousarray(block, dtype)
+    out = []
+    for c in range(-(-len(block) // chunk_rows)):
+        chunk = block[c * chunk_rows:(c + 1) * chunk_rows]
+        if len(chunk) < chunk_rows:
+            full = np.zeros((chunk_rows, *block.shape[1:]), dtype)
+            full[:len(chunk)] = chunk
+            chunk = full
+        raw = chunk.tobytes()
+        out.append(raw if codec is None else bytes(codec.encode(raw)))
+    return out
+
+
 def _crc32c(data: bytes) -> bytes:
     import google_crc32c
 
@@ -115,38 +137,36 @@ class ShardIO:
         self._pid = os.getpid()
 
     # -- writing ------------------------------------------------------------------------
-    def encode(self, block: np.ndarray) -> bytes:
-        """The bytes of a shard holding ``block`` (its first rows; any rows past the block's
-        end are absent chunks)."""
-        a = self.array
-        block = np.ascontiguousarray(block, a.dtype)
-        n_chunks = a.chunks_per_shard
-        index = np.full((n_chunks, 2), _ABSENT, np.uint64)
-        parts: list[bytes] = []
+    def encode_chunks(self, block: np.ndarray) -> list[bytes]:
+        """The encoded chunks of ``block`` (whole chunks; a short last one is padded with the
+        fill value, as zarr encodes the array's last chunk whole). Runs in the workers."""
+        return encode_chunks(block, self.array.chunk_rows, self.array.dtype, self.codec)
+
+    def assemble(self, chunks: list[bytes]) -> bytes:
+        """A shard file from its encoded chunks (chunks past the list's end are absent)."""
+        index = np.full((self.array.chunks_per_shard, 2), _ABSENT, np.uint64)
         offset = 0
-        for c in range(-(-len(block) // a.chunk_rows)):
-            chunk = block[c * a.chunk_rows:(c + 1) * a.chunk_rows]
-            if len(chunk) < a.chunk_rows:  # the array's last chunk: zarr encodes it whole
-                full = np.zeros(a.chunk_shape, a.dtype)
-                full[:len(chunk)] = chunk
-                chunk = full
-            raw = chunk.tobytes()
-            data = raw if self.codec is None else bytes(self.codec.encode(raw))
+        for c, data in enumerate(chunks):
             index[c] = (offset, len(data))
-            parts.append(data)
             offset += len(data)
         index_bytes = index.tobytes()
-        parts.append(index_bytes)
-        parts.append(_crc32c(index_bytes))
-        return b"".join(parts)
+        return b"".join([*chunks, index_bytes, _crc32c(index_bytes)])
+
+    def encode(self, block: np.ndarray) -> bytes:
+        """The bytes of a shard holding ``block`` (its first rows)."""
+        return self.assemble(self.encode_chunks(block))
 
     def write_shard(self, shard: int, block: np.ndarray) -> None:
         """Write shard ``shard`` whole, atomically (temporary file, then rename)."""
+        self.write_encoded(shard, self.encode_chunks(block))
+
+    def write_encoded(self, shard: int, chunks: list[bytes]) -> None:
+        """Write shard ``shard`` from chunks encoded already (by :func:`encode_chunks`)."""
         path = self.array.shard_path(shard)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
-            f.write(self.encode(block))
+            f.write(self.assemble(chunks))
         os.replace(tmp, path)
         self._index.pop(shard, None)
 

@@ -105,8 +105,11 @@ class StoreWriter:
         prog.results.sort(key=lambda r: r.lo)
         start = time.perf_counter()
         if self.layout.kind == "dense":
-            block = np.concatenate([r.dense for r in prog.results])
-            self.zw.write_dense_shard(prog.lo, block)
+            if prog.results[0].chunks is not None:
+                chunks = [c for r in prog.results for c in r.chunks]
+                self.zw.write_encoded_shard(prog.lo, chunks)
+            else:
+                self.zw.write_dense_shard(prog.lo, np.concatenate([r.dense for r in prog.results]))
             self._mark(prog)
         else:
             for r in prog.results:

@@ -163,6 +163,7 @@ def _mb(n: int) -> str:
 
 def _build(args: argparse.Namespace) -> int:
     from ..cache.builder import SampleErrors, build_store
+    from ..cache.executor import LocalExecutor
     from ..datasets import get_dataset
 
     layout = get_dataset(args.dataset)
@@ -170,17 +171,18 @@ def _build(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     splits = ["train", "test"] if args.split == "all" else [args.split]
     status = 0
-    for split in splits:
-        # allow_errors here: the summary below reports the failures and sets the status
-        report = build_store(layout, args.root, split, pipeline, args.out,
-                             backend=args.backend, jobs=args.jobs, rebuild=args.rebuild,
-                             allow_errors=True, progress=not quiet, codec=args.codec,
-                             dtype=args.dtype)
-        print(report.path)
-        _summary(report, quiet)
-        if report.errors and not args.allow_errors:
-            print(str(SampleErrors(report.path, report.errors)), file=sys.stderr)
-            status = 1
+    with LocalExecutor(args.jobs) as executor:  # one worker pool for every split
+        for split in splits:
+            # allow_errors here: the summary below reports the failures and sets the status
+            report = build_store(layout, args.root, split, pipeline, args.out,
+                                 backend=args.backend, rebuild=args.rebuild, allow_errors=True,
+                                 progress=not quiet, codec=args.codec, dtype=args.dtype,
+                                 executor=executor)
+            print(report.path, flush=True)
+            _summary(report, quiet)
+            if report.errors and not args.allow_errors:
+                print(str(SampleErrors(report.path, report.errors)), file=sys.stderr)
+                status = 1
     return status
 
 
