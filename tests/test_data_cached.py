@@ -54,6 +54,8 @@ def stores(tmp_path_factory):
         "ragged": build_from(streams(300), ragged, out, progress=False),
         "events": build_from(streams(300), Pipeline(), out, progress=False),
         "h5": build_from(streams(300), STC, out, backend="hdf5", progress=False),
+        "counts": build_from(streams(300), Pipeline(representation=FrameConfig(n_time_bins=3)),
+                             out, progress=False),  # stored as uint16
     }
 
 
@@ -63,7 +65,7 @@ def expected_dense(path) -> torch.Tensor:
 
 
 # -- dense stores ----------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["dense", "raw", "h5"])
+@pytest.mark.parametrize("kind", ["dense", "raw", "h5", "counts"])
 def test_in_memory_lazy_getitem_and_getitems_agree(stores, kind):
     ref = expected_dense(stores[kind])
     lazy = CachedDataset(stores[kind], in_memory=False)
@@ -79,8 +81,8 @@ def test_in_memory_lazy_getitem_and_getitems_agree(stores, kind):
         for i in idx:
             x, y = ds[i]
             assert torch.equal(x, ref[i]) and y == int(ds.labels[i])
-    half = CachedDataset(stores[kind], in_memory=False, dtype=None)
-    assert half[3][0].dtype == torch.float16
+    stored = CachedDataset(stores[kind], in_memory=False, dtype=None)
+    assert stored[3][0].dtype == (torch.uint16 if kind == "counts" else torch.float16)
     with pytest.raises(IndexError, match="300"):
         lazy[300]
 
