@@ -28,6 +28,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "process_many": ("eventcompress.kernels.batch", "process_many"),
     "get_dataset": ("eventcompress.datasets", "get_dataset"),
     "create_model": ("eventcompress.nn", "create_model"),
+    "load": ("eventcompress.data.loading", "load"),
 }
 
 __all__ = ["Events", "EventCompressError", "FormatError", "__version__", *_LAZY]

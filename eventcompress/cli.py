@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("eventcompress.commands.train", "train a model recipe, select on validation, test once"),
     "eval": ("eventcompress.commands.eval", "evaluate a checkpoint: accuracy, confusion, activity, energy"),
     "report": ("eventcompress.commands.report", "compare run directories: Markdown table and plots"),
+    "cache": ("eventcompress.commands.cache", "build, inspect, verify, list and remove dataset caches"),
 }
 
 

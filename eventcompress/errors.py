@@ -132,3 +132,13 @@ class ConfigError(EventCompressError, ValueError):
 
 class NonMonotonicTimestampWarning(UserWarning):
     """Timestamps decrease somewhere in a stream; see the reader's ``on_unsorted`` argument."""
+
+
+class StoreError(EventCompressError):
+    """A cache store is stale (its source changed), of another format version, half-written, or
+    does not match what was asked for; the message names what differs. ``path`` is the store."""
+
+    def __init__(self, path: str | os.PathLike[str] | None, message: str) -> None:
+        self.path = None if path is None else os.fspath(path)
+        self.detail = message
+        super().__init__(f"{self.path}: {message}" if self.path else message)

@@ -3,6 +3,7 @@
 * :mod:`.geometry`: downsample, resize, crops, flips, time crop (``Events -> Events``).
 * :mod:`.filters`: denoise, refractory period, hot-pixel removal (``Events -> Events``).
 * :mod:`.transforms`: frozen configuration classes for those steps.
+* :mod:`.augment`: random event-level augmentations (drops, jitter, noise, time skew).
 * :mod:`.pipeline`: :class:`Pipeline`, a hashable chain of steps plus a representation.
 * :mod:`.packed`: :class:`PackedEvents`, many streams in flat arrays for batch kernels
   (:class:`PackBuffers` to pack chunk after chunk into reused memory).
@@ -12,6 +13,15 @@
   ``frames.frames`` is deliberately not re-exported here: the name would shadow the submodule.
 """
 
+from .augment import (
+    DropArea,
+    DropEvents,
+    DropTimeWindow,
+    SpatialJitter,
+    TimeJitter,
+    TimeSkew,
+    UniformNoise,
+)
 from .batch import process_many
 from .filters import denoise, hot_pixels, refractory_period, remove_hot_pixels
 from .frames import frame_count, frames_spikingjelly
@@ -50,6 +60,13 @@ from .transforms import (
 )
 
 __all__ = [
+    "DropArea",
+    "DropEvents",
+    "DropTimeWindow",
+    "SpatialJitter",
+    "TimeJitter",
+    "TimeSkew",
+    "UniformNoise",
     "TRANSFORMS",
     "CenterCrop",
     "CropTime",
