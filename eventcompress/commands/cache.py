@@ -170,8 +170,8 @@ def _mb(n: int) -> str:
 def _build(args: argparse.Namespace) -> int:
     from ..cache.builder import SampleErrors, build_store
     from ..cache.executor import get_executor
-    from ..errors import ConfigError
     from ..datasets import get_dataset
+    from ..errors import ConfigError
 
     layout = get_dataset(args.dataset)
     pipeline = pipeline_from_args(args, layout.sensor_size)
