@@ -385,7 +385,8 @@ def remove_store(path: str | os.PathLike[str]) -> None:
 def build_from(iterable: Iterable[Any], pipeline: Any, out: str | os.PathLike[str], *,
                dataset: str = "custom", split: str = "all", sensor_size: Any = None,
                backend: Backend = "zarr", codec: str | None = None, dtype: str | None = None,
-               shard_samples: int | None = None, progress: bool = True) -> Path:
+               shard_samples: int | None = None, progress: bool = True,
+               allow_errors: bool = False) -> Path:
     """A store from any iterable of ``(events, label)``; events is an :class:`Events` or a
     tonic structured array (then ``sensor_size`` is needed). The key's source fingerprint is
     the sha256 of the events and labels themselves. Runs in this process; not resumable (the
@@ -420,4 +421,6 @@ def build_from(iterable: Iterable[Any], pipeline: Any, out: str | os.PathLike[st
     report = _build_locked(final, streams, pipeline, layout, attrs, empty, backend=backend,
                            codec=codec, jobs=1, rebuild=False, progress=progress,
                            executor="local", wait=True)
+    if report.errors and not allow_errors:
+        raise SampleErrors(report.path, report.errors)
     return report.path
