@@ -70,24 +70,26 @@ def _decode(task: Task, result: TaskResult) -> list[Any]:
     from ..events import Events
 
     out: list[Any] = [None] * len(task.items)
-    # (path, decoded file or the exception, whether its timestamps are sorted)
-    current: tuple[Any, Any, bool] = (None, None, False)
+    # (path, decoded file or the exception, whether its timestamps are sorted: None until a
+    # cut needs to know)
+    current: list[Any] = [None, None, None]
     for k, item in enumerate(task.items):
         if isinstance(item, Events):
             out[k] = item
             continue
         if current[0] != item.path:
             try:
-                decoded = read_sample_file(item)
-                current = (item.path, decoded, decoded.is_sorted())
+                current = [item.path, read_sample_file(item), None]
             except Exception as exc:  # a bad file fails its samples, not the build
-                current = (item.path, exc, False)
+                current = [item.path, exc, None]
         decoded = current[1]
         if isinstance(decoded, BaseException):
             _fail(result, task.lo + k, item, decoded)
             continue
         try:
-            out[k] = _cut(item, decoded, current[2])
+            if item.time_slice is not None and current[2] is None:
+                current[2] = decoded.is_sorted()
+            out[k] = _cut(item, decoded, bool(current[2]))
         except Exception as exc:
             _fail(result, task.lo + k, item, exc)
     return out
