@@ -9,7 +9,8 @@ writer only writes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,14 +198,32 @@ def compute_task(task: Task) -> TaskResult:
     else:
         _ragged(task, events, result)
     if task.encode and result.dense is not None:
-        result.chunks = encode_chunks(result.dense, 1, task.layout.dtype,
-                                      _codec(task.compressor, task.layout.dtype))
+        with _blosc_in_this_thread():
+            result.chunks = encode_chunks(result.dense, 1, task.layout.dtype,
+                                          _codec(task.compressor, task.layout.dtype))
         result.dense = None
     result.decode_s, result.transform_s = mid - start, time.perf_counter() - mid
     return result
 
 
 _CODECS: dict[str, Any] = {}
+
+
+@contextmanager
+def _blosc_in_this_thread() -> Iterator[None]:
+    """Blosc without its thread pool for the block: handing a few-kB chunk to other threads
+    costs more than compressing it (and the cores are busy with other samples already)."""
+    try:
+        import numcodecs.blosc as blosc
+    except ImportError:
+        yield
+        return
+    before = blosc.use_threads
+    blosc.use_threads = False
+    try:
+        yield
+    finally:
+        blosc.use_threads = before
 
 
 def _codec(compressor: dict[str, Any] | None, dtype: np.dtype) -> Any:
