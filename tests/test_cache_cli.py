@@ -165,7 +165,7 @@ def test_events_store_in_hdf5_from_the_command(small_nmnist: Path, tmp_path: Pat
     (path,) = [Path(p) for p in capsys.readouterr().out.split()]
     assert path.suffix == ".h5"
     store = open_store(path)
-    assert store.kind == "events" and store.attrs["codec"] == "gzip"
+    assert store.kind == "events" and store.attrs["codec"] == "lzf"
     listed = {s.id: s for s in get_dataset("nmnist").samples(small_nmnist, "test")}
     pipeline = Pipeline(steps=(Downsample(2),))
     for i in (0, 7, 19):

@@ -54,7 +54,7 @@ CODECS: dict[str, tuple[str, ...]] = {
     "hdf5": ("none", "lzf", "gzip"),
 }
 #: Chosen by measurement (docs/benchmarks.md, "Cache stores"): read speed first, then size.
-DEFAULT_CODEC = {"zarr": "blosc-lz4", "hdf5": "gzip"}
+DEFAULT_CODEC = {"zarr": "blosc-lz4", "hdf5": "lzf"}
 
 # Uncompressed bytes per shard: N-MNIST's 70,000 STC samples (18.5 kB each at T = 4) then make
 # about 40 shard files, and one shard stays small enough for a writer to hold in memory.

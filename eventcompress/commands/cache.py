@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rep.add_argument("--representation", choices=["events"], help="store the events themselves")
     b.add_argument("--backend", choices=["zarr", "hdf5"], default="zarr")
     b.add_argument("--codec", default=None, help="zarr: none, blosc-lz4 (default), zstd; "
-                   "hdf5: none, lzf, gzip (default)")
+                   "hdf5: none, lzf (default), gzip")
     b.add_argument("--dtype", default=None, help="stored dtype (default float16 for STC, "
                    "uint16 for counts)")
     b.add_argument("--jobs", type=int, default=None, metavar="N",
