@@ -98,6 +98,10 @@ def test_build_from_events_and_tonic_arrays(tmp_path: Path) -> None:
                       sensor_size=(40, 30), progress=False, allow_errors=True)
     store = open_store(path)
     assert list(store.failed) == [1] and "sensor size" in store.errors[0]["reason"]
+    # all of one other size: each fails alone, nothing of the wrong shape is written
+    with pytest.raises(SampleErrors, match="2 sample"):
+        build_from([(odd, 0), (odd, 1)], pipeline, tmp_path / "e", sensor_size=(40, 30),
+                   progress=False)
     assert np.array_equal(store.read([2])[0], pipeline(streams[1]).astype(np.float16))
 
 

@@ -132,8 +132,9 @@ def _dense(task: Task, events: list[Any], result: TaskResult) -> None:
         except Exception:
             pass  # find the bad sample one by one below
         else:
-            result.dense, result.saturated = to_storage(computed, layout.dtype)
-            return
+            if computed.shape[1:] == layout.row_shape:
+                result.dense, result.saturated = to_storage(computed, layout.dtype)
+                return
     block = np.zeros((n, *layout.row_shape), layout.dtype)
     for k in ok:
         try:
@@ -163,6 +164,10 @@ def _ragged(task: Task, events: list[Any], result: TaskResult) -> None:
                 length = len(out)
             else:
                 frames = np.asarray(pipeline(ev, sample_index=task.lo + k))
+                if frames.shape[1:] != layout.row_shape:
+                    raise ValueError(f"the pipeline gave frames of shape {frames.shape[1:]}, "
+                                     f"the store holds {layout.row_shape} (a recording of "
+                                     "another sensor size?)")
                 stored, saturated = to_storage(frames, layout.dtype)
                 values = {"data": stored}
                 length = len(stored)
