@@ -162,11 +162,21 @@ def read_bin(
     :class:`CoordinateRangeError` (naming the record index and byte offset). ``on_unsorted``
     is the policy for decreasing timestamps (see :func:`eventcompress.events.enforce_time_order`).
     """
+    spath = os.fspath(path)
+    return read_bin_bytes(read_file_bytes(spath), spath, sensor_size, on_unsorted, check_range)
+
+
+def read_bin_bytes(
+    buf: np.ndarray,
+    spath: str,
+    sensor_size: tuple[int, int] = (34, 34),
+    on_unsorted: OnUnsorted = "warn",
+    check_range: bool = True,
+) -> Events:
+    """:func:`read_bin` of a file whose bytes (a uint8 array) are already read."""
     # Hot path for many small files: everything below is kept to the bare minimum of calls.
     if on_unsorted not in _ON_UNSORTED:
         check_on_unsorted(on_unsorted)
-    spath = os.fspath(path)
-    buf = read_file_bytes(spath)
     nbytes = buf.shape[0]
     if nbytes == 0:
         require_nonempty(buf, spath, "5-byte N-MNIST records")
