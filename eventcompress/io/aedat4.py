@@ -32,6 +32,12 @@ _IO_HEADER = ("after the magic, a little-endian u32 length and an IOHeader flatb
               "many bytes (compression, data table position, XML stream description)")
 
 
+def _decoder_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the ``aedat`` decoder refusing its input: a RuntimeError, or a Rust
+    panic surfacing as pyo3's PanicException (which derives from BaseException)."""
+    return isinstance(exc, RuntimeError) or type(exc).__name__ == "PanicException"
+
+
 def _check_io_header(path: str) -> None:
     """HeaderError (never the decoder's bare "failed to fill whole buffer") when the IOHeader
     length after the magic is missing or runs past the end of the file, as garbage does."""
@@ -122,7 +128,9 @@ def read_aedat4(
     try:
         decoder = aedat.Decoder(spath)
         streams = decoder.id_to_stream()
-    except RuntimeError as exc:
+    except BaseException as exc:  # the decoder panics (a BaseException) on some garbage
+        if not _decoder_failure(exc):
+            raise
         raise HeaderError(spath, f"cannot parse the AEDAT 4 IOHeader: {exc}",
                           offset=len(MAGIC), expected=_IO_HEADER) from exc
 
@@ -156,7 +164,9 @@ def read_aedat4(
             if packet["stream_id"] == stream_id and "events" in packet:
                 packets.append(packet["events"])
                 packet_index.append(index)
-    except RuntimeError as exc:
+    except BaseException as exc:
+        if not _decoder_failure(exc):
+            raise
         cls = TruncatedFileError if "fill whole buffer" in str(exc) else PacketError
         n_read = sum(len(a) for a in packets)
         raise cls(

@@ -88,7 +88,7 @@ def _integral(values: np.ndarray, name: str, path: str | None) -> np.ndarray:
                           expected="integer, bool or whole-number float values")
     if values.size and (not np.all(np.isfinite(values)) or np.any(values != np.round(values))):
         i = int(np.flatnonzero(~np.isfinite(values) | (values != np.round(values)))[0])
-        raise FormatError(path, f"field {name} holds the non-integral value {values[i]!r}",
+        raise FormatError(path, f"field {name} holds the non-integral value {float(values[i])!r}",
                           row=i, expected=f"whole-number {name} values")
     return values.astype(np.int64)
 
