@@ -3,23 +3,30 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 NMNIST ?= ../shared/realdata/nmnist/NMNIST-small
+# CPU wheels of torch; point it at a mirror (or PyPI, for CUDA) if needed.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: test demo lint bench clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	# torch first and pinned: an unpinned resolve would pull the multi-GB CUDA build.
-	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -e '.[dev,aedat,tonic]'
+	# torch first, from PyTorch's CPU index: the PyPI wheel of torch for Linux x86-64 is the
+	# multi-GB CUDA build, whatever the version pin. (Pinning alone keeps a CPU torch only
+	# where one is already installed.)
+	$(PY) -m pip install torch==2.13.0 --index-url $(TORCH_INDEX)
+	# dev holds the test oracles (tonic, aedat); the runtime needs neither.
+	$(PY) -m pip install -e '.[dev,aedat]'
 	touch $@
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check eventcompress tests tools
 	$(PY) -m pytest -q
 
+# The first step shows the pipeline (decode -> STC -> frames, shapes, speeds, a PNG); the
+# training step (raw -> cache -> train -> accuracy) is meant to follow it here.
 demo: $(VENV)/.installed
-	$(VENV)/bin/eventcompress info $(NMNIST)
+	$(VENV)/bin/eventcompress demo $(NMNIST)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check eventcompress tests tools

@@ -11,6 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+EXAMPLE = ("examples:\n  eventcompress download nmnist --root data/\n"
+           "  eventcompress download cifar10dvs --root data/ --source tonic\n"
+           "  eventcompress download dvsgesture --root data/   (prints the manual steps)")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", choices=["nmnist", "cifar10dvs", "dvsgesture"])
