@@ -181,12 +181,10 @@ class Events:
         contiguous arrays. Skipping ``__post_init__`` saves microseconds per file, which is most
         of the cost of reading a small N-MNIST sample."""
         obj = object.__new__(cls)
-        object.__setattr__(obj, "x", x)
-        object.__setattr__(obj, "y", y)
-        object.__setattr__(obj, "t", t)
-        object.__setattr__(obj, "p", p)
-        object.__setattr__(obj, "sensor_size", sensor_size)
-        object.__setattr__(obj, "metadata", {} if metadata is None else metadata)
+        # One dict update instead of six object.__setattr__ calls (the dataclass is frozen but
+        # has no __slots__, so its fields live in the instance __dict__).
+        obj.__dict__.update(x=x, y=y, t=t, p=p, sensor_size=sensor_size,
+                            metadata={} if metadata is None else metadata)
         return obj
 
     @classmethod

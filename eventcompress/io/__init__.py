@@ -61,15 +61,21 @@ def read(path: "str | _os.PathLike[str]", format: "str | None" = None,
     fd = _os.open(spath, _os.O_RDONLY | _O_BINARY)
     try:
         head = _os.read(fd, _FIRST_READ)
-        spec = FORMATS[_sniff_bytes(head, spath)]
-        decode = spec.load_buffer_reader()
-        if decode is not None:
+        name = _sniff_bytes(head, spath)
+        decode = _DECODERS.get(name)
+        if decode is None:
+            decode = _DECODERS[name] = FORMATS[name].load_buffer_reader() or False
+        if decode:
             data = _read_rest(fd, head)
     finally:
         _os.close(fd)
-    if decode is None:
-        return spec.load_reader()(spath, **kwargs)
+    if not decode:
+        return FORMATS[name].load_reader()(spath, **kwargs)
     return decode(data, spath, **kwargs)
+
+
+#: format name -> its buffer reader, or False when it has none (filled on first use).
+_DECODERS: dict[str, _typing.Any] = {}
 
 
 def write(path: "str | _os.PathLike[str]", events: "Events", format: "str | None" = None,
