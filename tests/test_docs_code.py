@@ -67,3 +67,32 @@ def test_python_blocks_run(doc: Path, tmp_path: Path, monkeypatch: pytest.Monkey
         except Exception as exc:
             raise AssertionError(f"{doc.name}, block at line {line} fails: "
                                  f"{type(exc).__name__}: {exc}") from exc
+
+
+_DOTTED = re.compile(r"`(eventcompress(?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
+def _resolve(dotted: str) -> bool:
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return False
+        return True
+    return False
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_dotted_names_in_docs_exist(doc: Path) -> None:
+    """Every `eventcompress.x.y` a page names in backticks can be imported or looked up."""
+    names = sorted(set(_DOTTED.findall(doc.read_text())))
+    missing = [n for n in names if not _resolve(n)]
+    assert not missing, f"{doc.name} names what does not exist: {missing}"

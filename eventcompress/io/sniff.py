@@ -15,6 +15,8 @@ _AEDAT_RE = re.compile(rb"#!AER-DAT(\d+)\.(\d+)")
 _EVT_RE = re.compile(rb"\bevt\s*([23])(?:\.0)?\b", re.IGNORECASE)
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _AEDAT_BY_MAJOR = {1: "aedat2", 2: "aedat2", 3: "aedat3", 4: "aedat4"}
+# First bytes that may open a header or a magic number (NumPy, zip, AEDAT, Prophesee).
+_MAGIC_LEADS = frozenset((b"\x93", b"P", b"#", b"%"))
 
 
 def _unknown(path: str, head: bytes, why: str) -> UnknownFormatError:
@@ -59,16 +61,20 @@ def sniff_format(path: PathLike) -> str:
 def sniff_bytes(data: Any, path: str) -> str:
     """:func:`sniff_format` of a file whose first bytes (up to :data:`SNIFF_BYTES`; bytes or a
     uint8 array) are ``data``; ``path`` gives the extension and the name in errors."""
-    first = bytes(data[:8])
-    if not first:
+    lead = bytes(data[:1])
+    if not lead:
         raise EmptyFileError(path, "the file is empty (0 bytes)", offset=0,
                              expected="an event file")
-    ext = os.path.splitext(path)[1].lower()
+    ext = _extension(path)
+    if lead not in _MAGIC_LEADS:  # the common case (.bin): no header, the extension decides
+        name = FORMAT_BY_EXTENSION.get(ext)
+        if name is not None and ext not in HEADER_BY_EXTENSION:
+            return name
+    first = bytes(data[:8])
     if first.startswith(b"\x93NUMPY"):
         return "npy"
     if first.startswith(_ZIP_MAGIC):
         return "npz"
-    lead = first[:1]
     if lead in (b"#", b"%"):
         head = bytes(data[:SNIFF_BYTES])
         if lead == b"#":
@@ -92,6 +98,17 @@ def sniff_bytes(data: Any, path: str) -> str:
         return name
     raise _unknown(path, bytes(data[:16]), "neither the header nor the extension "
                    f"{ext or '(none)'!r} identifies the format")
+
+
+def _extension(path: str) -> str:
+    """``os.path.splitext(path)[1].lower()``, cheaper on the per-file hot path."""
+    dot = path.rfind(".")
+    if dot <= 0:
+        return ""
+    sep = max(path.rfind("/"), path.rfind(os.sep))
+    if dot <= sep + 1 or path[sep + 1:dot].strip(".") == "":  # ".bin" or "..x": no extension
+        return os.path.splitext(path)[1].lower()
+    return path[dot:].lower()
 
 
 def _aedat_format(path: str, match: re.Match[bytes], offset: int) -> str:
