@@ -35,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import EventCompressError
 
     try:
+        # quiet=None: progress bars only on a terminal (tqdm's disable=None), messages always.
         root = download(args.dataset, args.root, source=args.source, mirror=args.mirror,
-                        quiet=args.quiet)
+                        quiet=True if args.quiet else None)
     except ManualDownloadRequired as exc:
         print(str(exc), file=sys.stderr)
         return 2

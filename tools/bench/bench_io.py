@@ -6,10 +6,12 @@
    ``_tonic_aedat_shim``).
 2. The 1,100 real NMNIST-small files read one by one (per-file overhead dominates) through the
    public ``eventcompress.io.read`` (format sniffed), through ``read_bin`` and through tonic's
-   ``read_mnist_file``, interleaved round by round; plus the floor: the cost of opening,
+   ``read_mnist_file``, taking turns pass by pass (or file by file, ``--interleave file``);
+   plus the floor: the cost of opening,
    reading and closing an empty file in Python.
 
-Run: ``python tools/bench/bench_io.py [--quick] [--quiet] [--small-files] [--rounds N]``.
+Run: ``python tools/bench/bench_io.py [--quick] [--quiet] [--small-files] [--rounds N]
+[--interleave pass|file]``.
 """
 
 from __future__ import annotations
@@ -98,10 +100,36 @@ def _pass_time(fn, files: list[str], min_time: float) -> float:
             return elapsed / n
 
 
-def bench_small_files(quiet: bool, rounds: int = 9) -> tuple[list[list], str, float] | None:
+def _round_by_pass(readers: dict, files: list[str], rng: np.random.Generator
+                   ) -> dict[str, float]:
+    """Seconds per pass over ``files`` of each reader, the readers one after another in a
+    shuffled order (a fixed order measurably favours some positions)."""
+    return {name: _pass_time(readers[name], files, 0.25) for name in rng.permutation(list(readers))}
+
+
+def _round_by_file(readers: dict, files: list[str], rng: np.random.Generator
+                   ) -> dict[str, float]:
+    """Seconds each reader spends on one pass over ``files``, the readers taking turns file by
+    file (in a shuffled order per file): a busy moment of a shared machine slows them alike,
+    and each call starts with the caches the other readers left (no warm loop)."""
+    names = list(readers)
+    spent = dict.fromkeys(names, 0.0)
+    clock = time.perf_counter
+    for f in files:
+        for name in rng.permutation(names):
+            fn = readers[name]
+            start = clock()
+            fn(f)
+            spent[name] += clock() - start
+    return spent
+
+
+def bench_small_files(quiet: bool, rounds: int = 9, interleave: str = "pass"
+                      ) -> tuple[list[list], str, float] | None:
     """Per-file cost on the real NMNIST-small files: the public ``eventcompress.io.read``
-    (format sniffed from the bytes), ``read_bin`` and tonic's ``read_mnist_file``, interleaved
-    round by round so each ratio compares runs taken moments apart on a shared machine."""
+    (format sniffed from the bytes), ``read_bin`` and tonic's ``read_mnist_file``, taking turns
+    pass by pass or file by file (``interleave``, see :func:`_round_by_pass` and
+    :func:`_round_by_file`); one ratio per round."""
     import tonic.io as tonic_io
 
     import eventcompress.io as ec_io
@@ -122,9 +150,11 @@ def bench_small_files(quiet: bool, rounds: int = 9) -> tuple[list[list], str, fl
         print(f"  NMNIST-small: {len(files)} files, {rounds} interleaved rounds ...",
               file=sys.stderr, flush=True)
     times: dict[str, list[float]] = {name: [] for name in readers}
+    rng = np.random.default_rng(0)
     for _ in range(rounds):
-        for name, fn in readers.items():
-            times[name].append(_pass_time(fn, files, 0.25))
+        one_round = _round_by_pass if interleave == "pass" else _round_by_file
+        for name, seconds in one_round(readers, files, rng).items():
+            times[name].append(seconds)
     tonic = np.array(times["tonic.io.read_mnist_file"])
     rows = []
     for name, ts in times.items():
@@ -155,6 +185,9 @@ def main() -> int:
                         help="only the per-file benchmark on the real NMNIST-small files")
     parser.add_argument("--rounds", type=int, default=9,
                         help="interleaved rounds of the per-file benchmark (default 9)")
+    parser.add_argument("--interleave", choices=["pass", "file"], default="pass",
+                        help="readers take turns per pass over all files (warm loop, default) "
+                             "or per file (each call after the others' work)")
     args = parser.parse_args()
     n = 1_000_000 if args.quick else 10_000_000
     print(report_header("I/O: decoding speed vs tonic (single core, warm page cache)"))
@@ -165,14 +198,15 @@ def main() -> int:
         print(markdown_table(
             ["format", "events", "file", "ours (M ev/s)", "tonic (M ev/s)", "ours / tonic"],
             rows))
-    small = bench_small_files(args.quiet, rounds=args.rounds)
+    small = bench_small_files(args.quiet, rounds=args.rounds, interleave=args.interleave)
     if small is None:
         print(f"NMNIST-small not found at {NMNIST_SMALL}: per-file benchmark skipped.\n")
     else:
         rows, n_files, floor_us = small
         print(f"{n_files} real NMNIST-small files read one by one (~4,100 events each); "
-              f"{args.rounds} rounds, each timing the three readers in turn; ranges over "
-              "the rounds:\n")
+              f"{args.rounds} rounds, the readers taking turns "
+              f"{'pass by pass' if args.interleave == 'pass' else 'file by file'} (shuffled "
+              "order); ranges over the rounds:\n")
         print(markdown_table(
             ["reader", "us per file", "files/s (best)", "M events/s (best)",
              "tonic time / its time"], rows))
