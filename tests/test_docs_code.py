@@ -8,7 +8,8 @@ Conventions for whoever writes docs (one parametrised test per Markdown file):
   by the line ``<!-- no-run -->`` (optionally with a reason: ``<!-- no-run: needs CUDA -->``)
   directly above its opening fence.
 * The blocks of one file run in order in one namespace (a later block may use what an earlier
-  one defined), in a fresh temporary working directory, so examples may write files freely.
+  one defined), in a fresh Python process (global state such as a registered model does not
+  leak) and a fresh temporary working directory, so examples may write files freely.
 * Real data is named by the path ``../shared/realdata/...`` (as in the README); it is replaced
   by the real-data folder (``EVENTCOMPRESS_REALDATA``, see conftest.py). A file whose blocks
   name it is skipped, with a message, where that folder is absent.
@@ -16,10 +17,13 @@ Conventions for whoever writes docs (one parametrised test per Markdown file):
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
-import matplotlib
 import pytest
 from conftest import REALDATA
 
@@ -49,24 +53,42 @@ def test_block_finder_follows_the_conventions() -> None:
     assert python_blocks(text) == [(3, "a = 1\n"), (16, "c = a + 1\n")]
 
 
+_DRIVER = """
+import json, sys, traceback
+import matplotlib
+matplotlib.use("Agg")
+doc, blocks = json.load(open(sys.argv[1]))
+namespace = {"__name__": "__doc_example__"}
+for line, code in blocks:
+    try:
+        exec(compile("\\n" * (line - 1) + code, doc, "exec"), namespace)
+    except BaseException:
+        print(f"block at line {line} fails:", file=sys.stderr)
+        traceback.print_exc()
+        sys.exit(1)
+"""
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
-def test_python_blocks_run(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_python_blocks_run(doc: Path, tmp_path: Path) -> None:
+    """The blocks run in a subprocess: examples may register models or set global state
+    without leaking into other tests."""
     blocks = python_blocks(doc.read_text())
     if not blocks:
         pytest.skip(f"{doc.name} has no Python block")
     if any(REALDATA_TEXT in code for _, code in blocks) and not REALDATA.is_dir():
         pytest.skip(f"{doc.name} names real data, not found at {REALDATA} "
                     "(set EVENTCOMPRESS_REALDATA)")
-    matplotlib.use("Agg")
-    monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {"__name__": f"doc_{doc.stem}"}
-    for line, code in blocks:
-        code = code.replace(REALDATA_TEXT, str(REALDATA))
-        try:
-            exec(compile("\n" * (line - 1) + code, str(doc), "exec"), namespace)
-        except Exception as exc:
-            raise AssertionError(f"{doc.name}, block at line {line} fails: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+    spec = tmp_path / "blocks.json"
+    spec.write_text(json.dumps([str(doc), [(line, code.replace(REALDATA_TEXT, str(REALDATA)))
+                                           for line, code in blocks]]))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]), "NUMBA_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", _DRIVER, str(spec)], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, f"{doc.name}: {out.stderr[-3000:]}"
 
 
 _DOTTED = re.compile(r"`(eventcompress(?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
