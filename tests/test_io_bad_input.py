@@ -112,7 +112,8 @@ def test_davis_needs_aedat_2_and_a_defined_convention(tmp_path: Path) -> None:
 
 def test_dvs128_chip_line_and_no_chip_line_read_as_dvs128(tmp_path: Path) -> None:
     addr = (3 << 8) | (5 << 1) | 0  # raw y 3, raw x 5, bit0 0 (ON under jAER)
-    for chip in ("ch.unizh.ini.jaer.chip.retina.DVS128", None):
+    for chip in ("ch.unizh.ini.jaer.chip.retina.DVS128", "ch.unizh.ini.jaer.chip.retina.Tmpdiff128",
+                 None):
         f = tmp_path / "d.aedat"
         f.write_bytes(aedat2_bytes(chip, [(addr, 7)]))
         e = read_aedat2(f)

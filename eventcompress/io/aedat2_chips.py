@@ -4,8 +4,9 @@ jAER names the chip in a header line ``# AEChip: <java class>``. The address bit
 chip, so the reader decodes only the chips whose layout jAER's extractors define publicly and
 refuses every other chip by name rather than guess:
 
-* DVS128 (``ch.unizh.ini.jaer.chip.retina.DVS128``): 16-bit addresses, see
-  :mod:`eventcompress.io.aedat2`. A file without an ``AEChip`` line is read as DVS128.
+* DVS128 (``ch.unizh.ini.jaer.chip.retina.DVS128``, or its chip ``...retina.Tmpdiff128``):
+  16-bit addresses, see :mod:`eventcompress.io.aedat2`. A file without an ``AEChip`` line is
+  read as DVS128.
 * DAVIS240 (``eu.seebetter.ini.chips.davis.DAVIS240A/B/C``, 240 x 180) and DAVIS346
   (``...davis.Davis346B/C/red/blue/mini/...``, 346 x 260), jAER's ``DavisChip`` constants:
   bit 31 set = APS (frame) sample or IMU sample, skipped; bits 11..10 == 01 = external input
@@ -38,14 +39,15 @@ class ChipLayout:
 CHIPS: dict[str, ChipLayout] = {
     chip.name: chip
     for chip in (
-        ChipLayout("DVS128", (128, 128), "dvs128", ("dvs128",)),
+        # Tmpdiff128 is the DVS128's chip; jAER's Tmpdiff128 extractor uses the same bits.
+        ChipLayout("DVS128", (128, 128), "dvs128", ("dvs128", "tmpdiff128")),
         ChipLayout("DAVIS240", (240, 180), "davis", ("davis240",)),
         ChipLayout("DAVIS346", (346, 260), "davis", ("davis346",)),
     )
 }
 DEFAULT_CHIP = CHIPS["DVS128"]
 _AECHIP_RE = re.compile(r"^#\s*AEChip:\s*(\S+)")
-_SUPPORTED = ("DVS128 (ch.unizh.ini.jaer.chip.retina.DVS128), DAVIS240 "
+_SUPPORTED = ("DVS128 (ch.unizh.ini.jaer.chip.retina.DVS128 or Tmpdiff128), DAVIS240 "
               "(eu.seebetter.ini.chips.davis.DAVIS240A/B/C) or DAVIS346 "
               "(eu.seebetter.ini.chips.davis.Davis346*)")
 
