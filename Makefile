@@ -26,7 +26,7 @@ test: $(VENV)/.installed
 # The first step shows the pipeline (decode -> STC -> frames, shapes, speeds, a PNG); the
 # training step (raw -> cache -> train -> accuracy) is meant to follow it here.
 demo: $(VENV)/.installed
-	$(VENV)/bin/eventcompress demo $(NMNIST)
+	$(VENV)/bin/eventcompress demo $(NMNIST) --png runs/demo.png
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check eventcompress tests tools

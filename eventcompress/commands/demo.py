@@ -72,6 +72,7 @@ def save_picture(path: Path, label: int, frames: np.ndarray, currents: np.ndarra
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    path.parent.mkdir(parents=True, exist_ok=True)
     steps = frames.shape[0]
     fig, axes = plt.subplots(2, steps, figsize=(2.2 * steps, 4.6), squeeze=False)
     for k in range(steps):
@@ -144,9 +145,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"             -> {stacked.dtype} {list(stacked.shape)} [N, T, P, H, W], "
           f"{_speed(len(events), n_events, t_frames)}\n")
 
+    png = Path(args.png)
     if args.no_png:
         print("4. picture   skipped (--no-png)")
-    elif save_picture(Path(args.png), chosen[0].label, counts[0], currents[0]):
+    elif save_picture(png, chosen[0].label, counts[0], currents[0]):
         print(f"4. picture   {args.png}: sample 0, frames (top) and STC currents (bottom)")
     else:
         print("4. picture   skipped: matplotlib is not installed "
