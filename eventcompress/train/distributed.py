@@ -138,6 +138,27 @@ def loss_scale(ctx: Distributed, local: int, batch: int) -> float:
     return ctx.world * local / batch if ctx.active else 1.0
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks whose gradient is the sum over ranks of the incoming gradients (each
+    rank's loss depends on every rank's sums)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        out = x.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        out = grad.clone()
+        dist.all_reduce(out)
+        return out
+
+
 class _SummedStatsNorm:
     """Mixin for a BatchNorm class: in training, mean and variance over every rank's batch,
     from all-reduced per-channel sums (autograd flows through the all-reduce)."""
@@ -150,11 +171,9 @@ class _SummedStatsNorm:
         if not (self.training and torch.is_grad_enabled() and dist.is_initialized()
                 and dist.get_world_size() > 1):
             return super().forward(x)  # type: ignore[misc]
-        from torch.distributed.nn.functional import all_reduce
-
         dims = [d for d in range(x.dim()) if d != 1]
         count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device)
-        sums = all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
+        sums = _AllReduceSum.apply(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
         c = x.shape[1]
         n = sums[-1]
         mean = sums[:c] / n
