@@ -23,7 +23,8 @@ NMNIST = REALDATA / "nmnist" / "NMNIST-small"
 SETS = ("model.overrides.channels=[4, 8]", "model.overrides.hidden=16",
         "training.batch_size=8", "training.bn_calibration_batches=2",
         "training.val_fraction=0.25", "schedule.name=none")  # constant lr: --epochs extends
-LIMIT = 40
+#: 41 per split: uneven everywhere (test blocks of 20 and 21, a last training batch of 7)
+LIMIT = 41
 #: tolerance of the comparison: the two runs differ only in float summation order (the
 #: all-reduced gradients and batch-norm sums); measured: weights within 1.2e-7 after 2 epochs
 RTOL, ATOL = 1e-4, 1e-5
