@@ -136,6 +136,17 @@ def test_missing_extra_names_it(monkeypatch):
         get_executor("dask", 2).start()
 
 
+def test_the_cache_package_imports_no_dask_until_asked():
+    import subprocess
+    import sys
+
+    code = ("import sys; from eventcompress.cache.executor import get_executor; "
+            "get_executor('local', 1); get_executor('dask', 2); "
+            "assert 'distributed' not in sys.modules, 'imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60,
+                   env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+
+
 def test_cli_builds_on_a_running_scheduler(root, tmp_path, client, capsys):
     from eventcompress.cli import main
 
