@@ -75,6 +75,15 @@ def test_dask_build_is_file_for_file_a_local_build(root, tmp_path, client, pipel
     assert len(open_store(report.path)) == 32
 
 
+def test_dask_hdf5_build_equals_a_local_one(root, tmp_path, client):
+    from cache_helpers import assert_same_store
+
+    a = local_store(root, tmp_path / "local", STC, backend="hdf5")
+    report = dask_store(root, tmp_path / "dask", STC, client, backend="hdf5")
+    assert report.path.name == a.name and report.path.suffix == ".h5"
+    assert_same_store(report.path, a)
+
+
 def test_interrupted_client_leaves_a_partial_that_a_later_build_resumes(root, tmp_path, client):
     class StopsAfterTwo(DaskExecutor):
         def imap_unordered(self, fn, tasks, window):
