@@ -162,6 +162,8 @@ class Trainer:
         restore_rng(state["rng"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.partial = dict(state["partial"])
+        if not self.dist.main:  # rank 0 carries the interrupted epoch's summed counts
+            self.partial.update({k: 0 for k in _COUNTS})
         self.best = state["best"]
         self.best_test_over_epochs = state["best_test_over_epochs"]
         self.train_seconds = float(state["train_seconds"])
@@ -184,8 +186,13 @@ class Trainer:
         return self._final_test()
 
     def _save(self, path: Any) -> None:
+        """Rank 0 writes; every rank calls it (the partial sums of an interrupted epoch are
+        summed over ranks into the checkpoint, and a resumed run gives them to rank 0)."""
+        counts = self.dist.sum([self.partial[k] for k in _COUNTS])
         if self.dist.main:
-            save_checkpoint(path, self.state())
+            state = self.state()
+            state["partial"] = {**self.partial, **dict(zip(_COUNTS, counts))}
+            save_checkpoint(path, state)
 
     def _train_epoch(self, stop: StopOnSigint) -> dict[str, Any]:
         from tqdm.auto import tqdm
@@ -380,6 +387,10 @@ class Trainer:
             "seed": self.recipe.training.seed, "epochs": self.epoch, "device": str(self.device),
             "sizes": self.data_info.get("sizes", {}),
         }
+
+
+#: the partial sums of an epoch that add up over ranks
+_COUNTS = ("loss_sum", "correct", "n")
 
 
 def _empty_partial() -> dict[str, float]:
