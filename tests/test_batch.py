@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventcompress import Events
-from eventcompress.config import FrozenConfig
 from eventcompress.errors import ConfigError, CoordinateRangeError
 from eventcompress.kernels import (
     CropTime,
@@ -23,11 +22,12 @@ from eventcompress.kernels import (
     process_many,
     register_config,
 )
+from eventcompress.kernels.representations import Representation
 
 
 @register_config
 @dataclass(frozen=True)
-class TimeBinnedCounts(FrozenConfig):
+class TimeBinnedCounts(Representation):
     """Test representation: counts per (time bin of width bin_us, polarity, y, x)."""
 
     n_bins: int = 3
@@ -149,7 +149,7 @@ def test_stc_without_steps_reads_the_streams_in_place(monkeypatch):
     calls = []
     original = STCConfig.fill_streams
     monkeypatch.setattr(STCConfig, "fill_streams",
-                        lambda self, c, o: (calls.append(len(c)), original(self, c, o)))
+                        lambda self, c, o, *a: (calls.append(len(c)), original(self, c, o, *a)))
     monkeypatch.setattr(PackedEvents, "pack", None)  # packing would fail loudly
     out = process_many(streams, pipe, n_jobs=2)
     assert sum(calls) == 23
@@ -187,7 +187,7 @@ def test_every_kernel_releases_the_gil():
 
     from eventcompress.kernels import (
         _binning,
-        _frame_batch,
+        _frames_kernel,
         _stc_kernel,
         filters,
         geometry,
@@ -196,7 +196,7 @@ def test_every_kernel_releases_the_gil():
 
     # The one deliberate exception: noting a stream's addresses is too short to release it.
     holding = {"_note_addresses"}
-    modules = (filters, geometry, packed, _binning, _frame_batch, _stc_kernel)
+    modules = (filters, geometry, packed, _binning, _frames_kernel, _stc_kernel)
     kernels = [getattr(m, n) for m in modules for n in dir(m)
                if isinstance(getattr(m, n), CPUDispatcher) and n not in holding]
     assert len(kernels) >= 25 and all(hasattr(packed, n) for n in holding)

@@ -15,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventcompress import Events
-from eventcompress.config import FrozenConfig
 from eventcompress.errors import ConfigError
 from eventcompress.kernels import (
     CenterCrop,
@@ -41,11 +40,12 @@ from eventcompress.kernels import (
     register_config,
 )
 from eventcompress.kernels.packed import PackedEvents, uniforms
+from eventcompress.kernels.representations import Representation
 
 
 @register_config
 @dataclass(frozen=True)
-class PolarityCounts(FrozenConfig):
+class PolarityCounts(Representation):
     """A minimal representation for these tests: event counts per (polarity, y, x)."""
 
     scale: float = 1.0

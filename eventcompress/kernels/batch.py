@@ -87,24 +87,16 @@ def _fill(out: np.ndarray, events_list: Sequence[Events], pipeline: Pipeline, lo
     chunk = [events_list[i] for i in range(lo, hi)]
     where = f"samples {shown_offset + lo}..{shown_offset + hi - 1}"
     rep = pipeline.representation
-    fill_streams = getattr(rep, "fill_streams", None)
-    if not pipeline.steps and fill_streams is not None:
-        # Nothing to transform: the representation reads the streams where they lie.
-        with _noting(where):
-            fill_streams(chunk, out[lo:hi])
-        return hi - lo
-    indices = np.arange(first_index + lo, first_index + hi, dtype=np.int64)
     with _noting(where):
+        if not pipeline.steps:
+            # Nothing to transform: the representation takes the streams as they are (STC
+            # reads them where they lie; the default packs them into this thread's buffers).
+            rep.fill_streams(chunk, out[lo:hi], _thread_buffers(local))
+            return hi - lo
+        indices = np.arange(first_index + lo, first_index + hi, dtype=np.int64)
         packed = PackedEvents.pack(chunk, _thread_buffers(local))
         packed = pipeline.transform_packed(packed, indices, epoch=epoch)
-    fill_batch = getattr(rep, "fill_batch", None)
-    if fill_batch is not None:
-        with _noting(where):
-            fill_batch(packed, out[lo:hi])
-        return hi - lo
-    for k in range(hi - lo):
-        with _noting(f"sample {shown_offset + lo + k}"):
-            out[lo + k] = rep(packed.sample(k, dict(chunk[k].metadata)))
+        rep.fill_batch(packed, out[lo:hi])
     return hi - lo
 
 

@@ -21,7 +21,7 @@ from numba.np.arrayobj import make_array, populate_array
 
 from ..events import Events
 
-__all__ = ["PackBuffers", "PackedEvents", "address_table", "uniforms"]
+__all__ = ["PackBuffers", "PackedEvents", "address_table", "compact", "uniforms"]
 
 
 class PackBuffers:
@@ -188,6 +188,56 @@ def _gather_streams(table, offsets, x, y, t, p):
             y[a:b] = array_at(table[k, 1], m, y)
             t[a:b] = array_at(table[k, 2], m, t)
             p[a:b] = array_at(table[k, 3], m, p)
+
+
+# -- keeping a subset of the events --------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _compact(x, y, t, p, offsets, keep, x0, y0):
+    # The events with keep[i], sample by sample, x and y moved by -x0[k], -y0[k] (per sample;
+    # empty origins: not moved).
+    n_samples = offsets.shape[0] - 1
+    new_offsets = np.zeros(n_samples + 1, np.int64)
+    for k in range(n_samples):
+        count = 0
+        for i in range(offsets[k], offsets[k + 1]):
+            count += keep[i]
+        new_offsets[k + 1] = new_offsets[k] + count
+    total = new_offsets[n_samples]
+    ox = np.empty(total, np.uint16)
+    oy = np.empty(total, np.uint16)
+    ot = np.empty(total, np.int64)
+    op = np.empty(total, np.uint8)
+    shift = x0.shape[0] > 0
+    j = 0
+    for k in range(n_samples):
+        ax = x0[k] if shift else 0
+        ay = y0[k] if shift else 0
+        for i in range(offsets[k], offsets[k + 1]):
+            if keep[i]:
+                ox[j] = np.int64(x[i]) - ax
+                oy[j] = np.int64(y[i]) - ay
+                ot[j] = t[i]
+                op[j] = p[i]
+                j += 1
+    return ox, oy, ot, op, new_offsets
+
+
+_NO_ORIGINS = np.zeros(0, np.int64)
+
+
+def compact(packed: PackedEvents, keep: np.ndarray, x0: np.ndarray | None = None,
+            y0: np.ndarray | None = None) -> PackedEvents:
+    """The events of ``packed`` where ``keep`` (one bool per event), in order, each sample's
+    coordinates moved by ``(-x0[k], -y0[k])`` if origins are given (crops). The one compaction
+    kernel of the filters, crops and time crop; without origins and with every event kept, the
+    batch itself."""
+    if x0 is None:
+        if keep.all():
+            return packed
+        x0 = y0 = _NO_ORIGINS
+    x, y, t, p, offsets = _compact(packed.x, packed.y, packed.t, packed.p, packed.offsets, keep,
+                                   x0, y0)
+    return packed.replace(x=x, y=y, t=t, p=p, offsets=offsets)
 
 
 # -- counter-based random numbers -------------------------------------------------------------

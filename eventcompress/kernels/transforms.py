@@ -28,7 +28,9 @@ from ..config import FrozenConfig
 from ..errors import ConfigError
 from ..events import Events
 from . import filters, geometry
+from .common import as_pair, set_field
 from .packed import PackedEvents, scaled_draws, uniforms
+from .registry import register_config
 
 __all__ = [
     "CenterCrop",
@@ -44,31 +46,16 @@ __all__ = [
     "RemoveHotPixels",
     "Resize",
     "ShiftTimeToZero",
-    "TRANSFORMS",
     "register_config",
 ]
 
-#: Configuration classes by type name, used to rebuild pipelines from JSON.
-TRANSFORMS: dict[str, type] = {}
-
-
-def register_config(cls: type) -> type:
-    """Class decorator: make ``cls`` resolvable by its name in ``Pipeline.from_dict``."""
-    name = cls.__name__
-    if name in TRANSFORMS and TRANSFORMS[name] is not cls:
-        raise ConfigError(f"a configuration class named {name!r} is already registered")
-    TRANSFORMS[name] = cls
-    return cls
-
-
-def _set(obj: Any, name: str, value: Any) -> None:
-    object.__setattr__(obj, name, value)
+_set = set_field
 
 
 def _pair(obj: Any, name: str, minimum: int = 1) -> None:
     value = getattr(obj, name)
     try:
-        pair = geometry._pair(value, name)
+        pair = as_pair(value, name)
     except ValueError as exc:
         raise ConfigError(str(exc), source=type(obj).__name__, key=name) from None
     if min(pair) < minimum:
