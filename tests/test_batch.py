@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from kernel_strategies import uniform_stream
 
 from eventcompress import Events
 from eventcompress.errors import ConfigError, CoordinateRangeError
@@ -47,12 +48,7 @@ class TimeBinnedCounts(Representation):
 
 def _streams(count: int, size=(34, 34)) -> list[Events]:
     rng = np.random.default_rng(1)
-    out = []
-    for _ in range(count):
-        n = int(rng.integers(0, 2_000))
-        out.append(Events(rng.integers(0, size[0], n), rng.integers(0, size[1], n),
-                          np.sort(rng.integers(0, 300_000, n)), rng.integers(0, 2, n), size))
-    return out
+    return [uniform_stream(rng, int(rng.integers(0, 2_000)), size) for _ in range(count)]
 
 
 PIPE = Pipeline((CropTime(0, 250_000), Denoise(4_000), RandomCrop(30, seed=9), FlipLR(0.5),
@@ -121,7 +117,11 @@ def test_empty_batch_and_empty_streams():
     empty = [Events.empty((34, 34))] * 3
     assert not process_many(empty, PIPE, n_jobs=2).any()
     one = [Events([5], [6], [7], [1], (34, 34))]
-    assert process_many(one, PIPE, n_jobs=-1).sum() == _sequential(one).sum()
+    got = process_many(one, PIPE, n_jobs=-1)
+    assert got.shape == (1, 3, 2, 15, 15) and np.array_equal(got, _sequential(one))
+    kept = Pipeline((), TimeBinnedCounts())  # no step drops the one event
+    got = process_many(one, kept, n_jobs=-1)
+    assert got.sum() == 1 and np.array_equal(got, _sequential(one, kept))
 
 
 def test_stc_pipeline_matches_a_loop_for_both_backends():

@@ -3,10 +3,11 @@
 The samples are split into contiguous chunks. A chunk is packed into flat arrays
 (:class:`~eventcompress.kernels.packed.PackedEvents`) and every event -> event step runs over
 the whole chunk in one Numba call, so the Python cost is paid per chunk, not per sample. The
-representation then fills the chunk's rows of the output: in one call if it offers
-``fill_batch(packed, out)``, else sample by sample. A pipeline without event steps whose
-representation offers ``fill_streams(streams, out)`` skips the packing: the kernel reads the
-streams where they lie.
+representation (a :class:`~.representations.Representation`) then fills the chunk's rows of the
+output with ``fill_batch(packed, out)``: one kernel call for STC and frames, a loop over its
+``__call__`` by default. A pipeline without event steps hands the streams to
+``fill_streams(streams, out, buffers)`` instead, which STC reads where they lie, without
+packing.
 
 ``backend="threads"``: a thread pool; the kernels release the GIL (``nogil=True``) so chunks
 run in parallel and write straight into their rows. ``backend="processes"``: a spawn-safe

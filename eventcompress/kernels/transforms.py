@@ -56,8 +56,9 @@ def _pair(obj: Any, name: str, minimum: int = 1) -> None:
     value = getattr(obj, name)
     try:
         pair = as_pair(value, name)
-    except ValueError as exc:
-        raise ConfigError(str(exc), source=type(obj).__name__, key=name) from None
+    except ValueError:
+        raise ConfigError(f"must be an int or a (width, height) pair, got {value!r}",
+                          source=type(obj).__name__, key=name) from None
     if min(pair) < minimum:
         raise ConfigError(f"must be >= {minimum}, got {pair}", source=type(obj).__name__,
                           key=name)
@@ -360,7 +361,7 @@ class RemoveHotPixels(EventTransform):
                     if getattr(self, n) is not None]
         if len(criteria) > 1:
             raise ConfigError(f"give at most one threshold, got {criteria}",
-                              source="RemoveHotPixels")
+                              source="RemoveHotPixels", key=criteria[1])
         if self.max_count is not None:
             if not isinstance(self.max_count, (int, np.integer)) or self.max_count < 0:
                 raise ConfigError(f"must be an int >= 0, got {self.max_count!r}",
