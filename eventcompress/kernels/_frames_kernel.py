@@ -173,12 +173,20 @@ def tonic_ranges(t: np.ndarray, *, time_window=None, event_count=None, n_time_bi
 # the kernel
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _counts_in_output(plan, longest):
+    """Whether the counts can go straight into the output: saturating increments (integer
+    dtype, not "signed"), or no slice long enough to pass what the dtype holds exactly."""
+    return plan.int_direct or (longest <= plan.exact and longest <= plan.dhi)
+
+
 @njit(cache=True, nogil=True)
 def _count(x, y, p, lo, hi, longest, out_k, wide, plan):
     """out_k = counts of the ranges lo/hi, saturated at the dtype's limits; returns
-    (status, aux)."""
+    (status, aux). ``wide`` (int64, the shape of ``out_k``) is used unless
+    ``_counts_in_output``."""
     pmode, dlo, dhi = plan.pmode, plan.dlo, plan.dhi
-    if plan.int_direct or (longest <= plan.exact and longest <= dhi):
+    if _counts_in_output(plan, longest):
         out_k[:] = 0
         cap = dhi if plan.int_direct else INT64_MAX
         bad, n_over, first_over, _ = accumulate_ranges(x, y, p, lo, hi, out_k, pmode, cap)
@@ -304,7 +312,7 @@ def frames_batch(x, y, t, p, offsets, out, plan, edge_lo, edge_hi, status, aux):
     ``INDICES``: row s for sample s, or the one row of every sample when R == 1.
     """
     n_frames = out.shape[1]
-    wide = np.zeros(out.shape[1:], np.int64)
+    wide = np.zeros((0, 0, 0, 0), np.int64)  # allocated on first need: most outputs never do
     lo = np.empty(n_frames, np.int64)
     hi = np.empty(n_frames, np.int64)
     shared = edge_lo.shape[0] == 1
@@ -323,6 +331,8 @@ def frames_batch(x, y, t, p, offsets, out, plan, edge_lo, edge_hi, status, aux):
         longest = 0
         for k in range(n_frames):
             longest = max(longest, min(hi[k], n) - max(lo[k], 0))
+        if wide.shape[0] == 0 and not _counts_in_output(plan, longest):
+            wide = np.zeros(out.shape[1:], np.int64)
         code, where = _count(x[a:b], y[a:b], p[a:b], lo, hi, longest, out[s], wide, plan)
         status[s] = code
         aux[s] = where
