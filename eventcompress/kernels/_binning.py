@@ -56,16 +56,22 @@ def _add_event(flat, cell, plane, mode, cap, pi, n_over, first_over):
 def _add_unchecked(x, y, p, start, stop, flat, base, plane, width, height, mode):
     """Adds events ``[start, stop)`` with no saturation test (the caller knows no cell can reach
     its cap); returns the first event outside the sensor, or -1."""
+    # One loop per mode, the branch outside: where this is inlined into a larger kernel, LLVM
+    # does not hoist it, and a branch inside the event loop measured 2-3x slower.
+    if mode == SIGNED:
+        for i in range(_U(start), _U(stop)):
+            xi = _U(x[i])
+            yi = _U(y[i])
+            if xi >= width or yi >= height:
+                return np.int64(i)
+            flat[base + yi * width + xi] += 1 if p[i] != 0 else -1
+        return -1
     for i in range(_U(start), _U(stop)):
         xi = _U(x[i])
         yi = _U(y[i])
         if xi >= width or yi >= height:
             return np.int64(i)
-        on = p[i] != 0
-        if mode == SIGNED:
-            flat[base + yi * width + xi] += 1 if on else -1
-        else:
-            flat[base + yi * width + xi + _U(on) * plane] += 1
+        flat[base + yi * width + xi + _U(p[i] != 0) * plane] += 1
     return -1
 
 
