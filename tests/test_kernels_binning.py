@@ -13,6 +13,7 @@ from eventcompress.kernels._binning import (
     SIGNED,
     SPLIT,
     accumulate_ranges,
+    accumulate_windows,
     first_decrease,
 )
 
@@ -77,6 +78,23 @@ def test_accumulate_ranges_matches_event_by_event_saturation(case):
     assert bad == -1 and n_outside == 0
     assert np.array_equal(acc, want[0])
     assert (n_over, first_over) == want[1:]
+
+
+@given(counting_cases())
+def test_accumulate_windows_matches_the_reference(case):
+    x, y, p, _, _, shape, mode, cap = case
+    n_frames = shape[0]
+    t = np.arange(len(x), dtype=np.int64) // 3  # sorted, with repeats
+    edges = np.linspace(-1, len(x) // 3 + 1, n_frames + 1).astype(np.int64)
+    lo_i, hi_i = np.searchsorted(t, edges[:-1]), np.searchsorted(t, edges[1:])
+    want = reference_ranges(x, y, p, lo_i, hi_i, shape, mode, cap)
+    acc = np.zeros(shape, np.int64)
+    got = accumulate_windows(x, y, t, p, edges[:-1], edges[1:], acc, mode, cap)
+    if isinstance(want[0], str):
+        assert got[0] == want[1]
+        return
+    assert got[0] == -1 and np.array_equal(acc, want[0])
+    assert got[1:3] == want[1:]
 
 
 def test_real_dtype_caps_through_rescans_and_saturation():

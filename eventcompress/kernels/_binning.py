@@ -1,16 +1,23 @@
 """Numba kernels that add events into (T, P, H, W) frame stacks.
 
-``accumulate_ranges``: frame k takes the events with index in ``[lo[k], hi[k])``. Every slicing
-mode ends up as such index ranges (time edges through a binary search on the sorted stream, see
-``_frames_kernel``); only the pixel fields are read, ``t`` is not touched.
+Two ways of saying which frame an event goes to:
+
+* ``accumulate_ranges``: frame k takes the events with index in ``[lo[k], hi[k])``. Every slicing
+  mode of a sorted stream ends up as such index ranges (time edges through a binary search, see
+  ``_frames_kernel``); only the pixel fields are read, ``t`` is not touched.
+* ``accumulate_windows``: frame k takes the events with ``lo[k] <= t < hi[k]`` (integer
+  microsecond edges, both non-decreasing in k, windows may overlap), for the fixed-grid time
+  modes of an unsorted stream: a forward-moving pointer, re-found by binary search where time
+  goes backwards, so no sort is needed.
 
 Counting is saturating: a cell at ``cap`` stays at ``cap`` and the overflow is counted (and the
 first overflowing cell reported), which equals clipping the exact count. ``SIGNED`` adds +1 for ON
 and -1 for OFF without saturation; the caller only asks for it on an accumulator that cannot
 overflow (wide integers, or a dtype wide enough for the longest slice).
 
-``accumulate_ranges`` returns ``(bad_event, n_overflow, first_overflow_cell, 0)``: ``bad_event``
-is the index of the first event outside the sensor (or -1).
+Both return ``(bad_event, n_overflow, first_overflow_cell, n_outside)``: ``bad_event`` is the index
+of the first event outside the sensor (or -1), ``n_outside`` the number of events that fell in no
+window (always 0 for ``accumulate_ranges``).
 
 Pixel and table indices are computed as uint64 on purpose: Numba wraps negative signed indices
 (a compare and add per access), which costs about a third of the throughput of these loops and
@@ -152,6 +159,59 @@ def accumulate_ranges(x, y, p, lo, hi, acc, mode, cap):
             bound += m
             exact = False
     return -1, n_over, first_over, 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def first_window_after(hi, ti):
+    """Smallest k with ``hi[k] > ti`` (``len(hi)`` if none); ``hi`` is non-decreasing."""
+    a = 0
+    b = hi.shape[0]
+    while a < b:
+        m = (a + b) >> 1
+        if hi[m] <= ti:
+            a = m + 1
+        else:
+            b = m
+    return a
+
+
+@njit(cache=True, nogil=True)
+def accumulate_windows(x, y, t, p, lo, hi, acc, mode, cap):
+    """Frame k of ``acc`` += events with ``lo[k] <= t < hi[k]`` (a stream in any order)."""
+    n = x.shape[0]
+    n_frames, n_ch, height, width = acc.shape
+    fsize = n_ch * height * width
+    uwidth, uheight = _U(width), _U(height)
+    plane = _U(height * width) if mode == SPLIT else _U0  # offset of the ON channel
+    flat = acc.reshape(-1)
+    n_over = 0
+    first_over = -1
+    n_outside = 0
+    k0 = 0
+    prev = np.iinfo(np.int64).min
+    for i in range(n):
+        ti = t[i]
+        if ti < prev:
+            k0 = first_window_after(hi, ti)
+        else:
+            while k0 < n_frames and hi[k0] <= ti:
+                k0 += 1
+        prev = ti
+        k = k0
+        if k >= n_frames or lo[k] > ti:
+            n_outside += 1
+            continue
+        xi = _U(x[i])
+        yi = _U(y[i])
+        if xi >= uwidth or yi >= uheight:
+            return i, n_over, first_over, n_outside
+        pixel = yi * uwidth + xi
+        while k < n_frames and lo[k] <= ti:
+            n_over, first_over = _add_event(
+                flat, _U(k * fsize) + pixel, plane, mode, cap, p[i], n_over, first_over
+            )
+            k += 1
+    return -1, n_over, first_over, n_outside
 
 
 @njit(cache=True, nogil=True)

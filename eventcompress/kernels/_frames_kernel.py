@@ -10,7 +10,10 @@
   events in ``[t0, t1)``;
 * ``SJ_NUMBER`` / ``SJ_TIME``: SpikingJelly's ``integrate_events_by_fixed_frames_number``;
 * ``TIMES``: window k holds ``lo[k] <= t < hi[k]`` for given time edges;
-* ``INDICES``: window k holds events ``lo[k] <= i < hi[k]`` for given index ranges.
+* ``INDICES``: window k holds events ``lo[k] <= i < hi[k]`` for given index ranges;
+* ``WINDOWS``: as ``TIMES`` for an unsorted stream, each event's windows looked up
+  (``_binning.accumulate_windows``) instead of sorting the stream; ``aux`` then reports the
+  number of events that fell in no window (the caller widens a default grid where some did).
 
 The edges of ``TIMES`` and ``INDICES`` are computed on the host by the functions of this
 module, exact rational arithmetic for the fixed grid and tonic 1.7's own NumPy operations for
@@ -33,10 +36,10 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ._binning import accumulate_ranges, ceil_frac, first_decrease
+from ._binning import accumulate_ranges, accumulate_windows, ceil_frac, first_decrease
 from .common import INT64_MAX
 
-GRID, EVENT_BINS, SJ_NUMBER, SJ_TIME, TIMES, INDICES = range(6)
+GRID, EVENT_BINS, SJ_NUMBER, SJ_TIME, TIMES, INDICES, WINDOWS = range(7)
 
 # Status codes per sample.
 OK = 0
@@ -182,6 +185,37 @@ def _count_wide(x, y, p, lo, hi, out_k, wide, pmode, dlo, dhi, raise_overflow):
     bad, _, _, _ = accumulate_ranges(x, y, p, lo, hi, wide, pmode, INT64_MAX)
     if bad != -1:
         return OUTSIDE, bad
+    return _saturate(wide, out_k, dlo, dhi, raise_overflow)
+
+
+@njit(cache=True, nogil=True)
+def _count_windows(x, y, t, p, lo, hi, out_k, wide, pmode, int_direct, exact, dlo, dhi,
+                   raise_overflow):
+    """out_k = counts of the time windows lo/hi of a sample in any order (any event may fall in
+    any window, so the longest slice is bounded by the sample); returns (status, aux), aux the
+    number of events in no window when OK."""
+    n = x.shape[0]
+    if int_direct or (n <= exact and n <= dhi):
+        out_k[:] = 0
+        cap = dhi if int_direct else INT64_MAX
+        bad, n_over, first_over, n_outside = accumulate_windows(x, y, t, p, lo, hi, out_k, pmode,
+                                                                cap)
+        if bad != -1:
+            return OUTSIDE, bad
+        if n_over and raise_overflow:
+            return OVERFLOW, first_over
+        return OK, n_outside
+    wide = np.zeros(out_k.shape, np.int64)
+    bad, _, _, n_outside = accumulate_windows(x, y, t, p, lo, hi, wide, pmode, INT64_MAX)
+    if bad != -1:
+        return OUTSIDE, bad
+    code, where = _saturate(wide, out_k, dlo, dhi, raise_overflow)
+    return code, n_outside if code == OK else where
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _saturate(wide, out_k, dlo, dhi, raise_overflow):
+    """out_k = wide saturated at [dlo, dhi] (OVERFLOW and the cell instead, if asked)."""
     src = wide.reshape(-1)
     dst = out_k.reshape(-1)
     for i in range(src.shape[0]):
@@ -285,12 +319,24 @@ def _slices(ts, n, plan, n_frames, edge_lo, edge_hi, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def frames_batch(x, y, t, p, offsets, out, plan, edge_lo, edge_hi, status, aux):
+def unsorted_samples(t, offsets):
+    """Whether each sample's timestamps decrease somewhere. A call of its own before the
+    kernel: the scan inside the kernel measured 3x slower (LLVM inlines it there and no longer
+    vectorises it)."""
+    out = np.empty(offsets.shape[0] - 1, np.bool_)
+    for s in range(offsets.shape[0] - 1):
+        out[s] = first_decrease(t[offsets[s]:offsets[s + 1]]) >= 0
+    return out
+
+
+@njit(cache=True, nogil=True)
+def frames_batch(x, y, t, p, offsets, unsorted, out, plan, edge_lo, edge_hi, status, aux):
     """out[s] = frames of sample s of the packed batch (shape (T, P, H, W)); ``status[s]`` a code
     (OK, or a reason the caller must handle) and ``aux[s]`` the event or cell it names.
 
     ``edge_lo`` / ``edge_hi`` (R rows of T) are the given edges of the kinds ``TIMES`` and
-    ``INDICES``: row s for sample s, or the one row of every sample when R == 1.
+    ``INDICES``: row s for sample s, or the one row of every sample when R == 1;
+    ``unsorted = unsorted_samples(t, offsets)``.
     """
     n_frames = out.shape[1]
     kind, pmode, int_direct, exact = plan.kind, plan.pmode, plan.int_direct, plan.exact
@@ -307,13 +353,18 @@ def frames_batch(x, y, t, p, offsets, out, plan, edge_lo, edge_hi, status, aux):
         aux[s] = -1
         if n_frames == 0:
             continue
-        ts = t[a:b]
-        # (Here rather than in _slices: called from there, the scan measured 2x slower.)
-        if kind != INDICES and kind != SJ_NUMBER and first_decrease(ts) >= 0:
+        row = 0 if shared else s
+        if kind == WINDOWS:
+            code, where = _count_windows(x[a:b], y[a:b], t[a:b], p[a:b], edge_lo[row],
+                                         edge_hi[row], out[s], wide, pmode, int_direct, exact,
+                                         dlo, dhi, raise_overflow)
+            status[s] = code
+            aux[s] = where
+            continue
+        if unsorted[s] and kind != INDICES and kind != SJ_NUMBER:
             status[s] = UNSORTED
             continue
-        row = 0 if shared else s
-        code = _slices(ts, n, plan, n_frames, edge_lo[row], edge_hi[row], lo, hi)
+        code = _slices(t[a:b], n, plan, n_frames, edge_lo[row], edge_hi[row], lo, hi)
         if code != OK:
             status[s] = code
             continue

@@ -16,7 +16,7 @@ host per sample (``_host_edges``), then counted by the same kernel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, ClassVar, Literal
 
@@ -37,6 +37,7 @@ from .representations import (
     integral_to_int,
     into_contiguous,
     optional_time,
+    polarity_channels,
 )
 
 __all__ = ["FrameConfig", "FramePlan", "frame_count", "frame_plan", "frames",
@@ -136,7 +137,7 @@ class FrameConfig(Representation):
 
     @property
     def n_channels(self) -> int:
-        return 2 if self.polarity == "split" else 1
+        return polarity_channels(self.polarity)
 
     @property
     def batchable(self) -> bool:
@@ -319,8 +320,13 @@ def _run(packed: PackedEvents, out: np.ndarray, plan: FramePlan, lo: np.ndarray,
     target = out
     if out.dtype == np.float16:
         target = np.empty(out.shape, np.float32)
-    K.frames_batch(packed.x, packed.y, packed.t, packed.p, packed.offsets, target, plan, lo, hi,
-                   status, aux)
+    if plan.kind in (K.GRID, K.TIMES, K.SJ_TIME) \
+            or plan.kind == K.EVENT_BINS and (plan.has_start or plan.has_end):
+        unsorted = K.unsorted_samples(packed.t, packed.offsets)
+    else:  # the slices do not need sorted timestamps
+        unsorted = np.zeros(n, np.bool_)
+    K.frames_batch(packed.x, packed.y, packed.t, packed.p, packed.offsets, unsorted, target, plan,
+                   lo, hi, status, aux)
     if target is not out:
         out[...] = target
     return status, aux
@@ -344,27 +350,32 @@ def _single(cfg: FrameConfig, events: Events) -> np.ndarray:
     """One recording with host edges (every mode works this way; the batchable ones take it only
     for a sample the batch kernel handed back)."""
     w, h = events.sensor_size
-    events, order, kind, lo, hi = _host_edges(cfg, events)
+    events, kind, lo, hi = _host_edges(cfg, events)
     shape = (1, lo.shape[1], cfg.n_channels, h, w)
     out = np.empty(shape, cfg.output_dtype)
     status, aux = _run(PackedEvents.single(events), out, cfg._plan._replace(kind=kind), lo, hi)
-    code, bad = int(status[0]), int(aux[0])
-    if code == K.OUTSIDE:
-        # Named by its index in the caller's stream, also where it was sorted here.
-        raise CoordinateRangeError.outside(
-            events.metadata.get("path"), bad if order is None else int(order[bad]),
-            events.x[bad], events.y[bad], events.sensor_size)
+    code, where = int(status[0]), int(aux[0])
     if code != K.OK:
-        raise _error(cfg, code, bad, events, shape[1:])
+        raise _error(cfg, code, where, events, shape[1:])
+    if kind == K.WINDOWS and where and (cfg.start_time is None or cfg.end_time is None):
+        # A default edge comes from t[0] / t[-1]; an unsorted stream can have events beyond
+        # it. Lay the grid on the true extent so that no event is dropped.
+        t_min, t_max = int(events.t.min()), int(events.t.max())
+        start, end = _time_range(events, cfg.start_time, cfg.end_time)
+        if cfg.start_time is None and t_min < start or cfg.end_time is None and t_max >= end:
+            start = t_min if cfg.start_time is None else start
+            end = t_max + 1 if cfg.end_time is None else end
+            if end > INT64_MAX:
+                raise ValueError(f"[start_time, end_time) = [{start}, {end}) does not fit int64")
+            return _single(replace(cfg, start_time=start, end_time=end), events)
     return out[0]
 
 
 def _host_edges(cfg: FrameConfig, events: Events
-                ) -> tuple[Events, np.ndarray | None, int, np.ndarray, np.ndarray]:
-    """``(events, order, kind, lo, hi)``: the slices of one recording as ``[1, T]`` arrays of
-    index ranges (``INDICES``) or time edges (``TIMES``) of ``events`` (the input, time-sorted
-    by ``order`` for the time modes, or cut to ``[start_time, end_time)`` for the count
-    modes)."""
+                ) -> tuple[Events, int, np.ndarray, np.ndarray]:
+    """``(events, kind, lo, hi)``: the slices of one recording as ``[1, T]`` arrays of index
+    ranges (``INDICES``) or time edges (``TIMES``, ``WINDOWS`` where unsorted) of ``events``
+    (the input, or for the count modes the input cut to ``[start_time, end_time)``)."""
     mode, value, n = cfg.mode, cfg.value, len(events)
 
     def rows(lo, hi) -> tuple[np.ndarray, np.ndarray]:
@@ -380,15 +391,15 @@ def _host_edges(cfg: FrameConfig, events: Events
                 row=bad, expected="non-decreasing timestamps (use Events.sorted_by_time())",
             )
         z = np.zeros((1, int(value)), np.int64)
-        return events, None, cfg._plan.kind, z, z
+        return events, cfg._plan.kind, z, z
     if cfg.edges == "tonic":
         if n == 0:
             z = np.zeros((1, int(value) if mode in _BIN_MODES else 1), np.int64)
-            return events, None, K.INDICES, z, z
+            return events, K.INDICES, z, z
         lo, hi = K.tonic_ranges(events.t, **{mode: value}, overlap=cfg.overlap,
                                 include_incomplete=cfg.include_incomplete,
                                 start_time=cfg.start_time, end_time=cfg.end_time)
-        return (events, None, K.INDICES, *rows(lo, hi))
+        return (events, K.INDICES, *rows(lo, hi))
     start, end = cfg.start_time, cfg.end_time
     if mode in ("event_count", "n_event_bins"):
         if start is not None or end is not None:
@@ -398,22 +409,18 @@ def _host_edges(cfg: FrameConfig, events: Events
             lo, hi = K.overlapping_grid(0, n, value, cfg.overlap)
         else:
             lo, hi = K.sliding_windows(0, n, value, cfg.overlap, cfg.include_incomplete)
-        return (events, None, K.INDICES, *rows(lo, hi))
+        return (events, K.INDICES, *rows(lo, hi))
     if n == 0 and mode == "n_time_bins" and (start is None or end is None):
         z = np.zeros((1, int(value)), np.int64)
-        return events, None, K.INDICES, z, z
-    order = None
-    if first_decrease(events.t) >= 0:
-        # The windows of a time mode do not depend on the order of the events (nor do their
-        # default edges: the stream's true extent), so an unsorted stream is sorted first.
-        order = np.argsort(events.t, kind="stable")
-        events = events[order]
+        return events, K.INDICES, z, z
     t0, t1 = _time_range(events, start, end)
     if mode == "n_time_bins":
         lo, hi = K.overlapping_grid(t0, t1 - t0, value, cfg.overlap)
     else:
         lo, hi = K.sliding_windows(t0, t1 - t0, value, cfg.overlap, cfg.include_incomplete)
-    return (events, order, K.TIMES, *rows(lo, hi))
+    # An unsorted stream: each event's windows are looked up (no sort).
+    kind = K.WINDOWS if first_decrease(events.t) >= 0 else K.TIMES
+    return (events, kind, *rows(lo, hi))
 
 
 def _time_range(events: Events, start_time: int | None, end_time: int | None

@@ -24,7 +24,7 @@ from ..events import Events
 from .common import INT64_MAX, INT64_MIN, set_field
 from .packed import PackBuffers, PackedEvents
 
-__all__ = ["Representation", "check_out", "into_contiguous"]
+__all__ = ["Representation", "check_out", "into_contiguous", "polarity_channels"]
 
 
 class Representation(FrozenConfig):
@@ -72,6 +72,11 @@ def into_contiguous(out: np.ndarray, fill: Callable[[np.ndarray], None]) -> None
     fill(target)
     if target is not out:
         out[...] = target
+
+
+def polarity_channels(polarity: str) -> int:
+    """P of a ``(T, P, H, W)`` stack: 2 for "split" (OFF, ON), 1 for "merge" and "signed"."""
+    return 2 if polarity == "split" else 1
 
 
 # -- field normalisation shared by the representation configs --------------------------------

@@ -38,6 +38,7 @@ from .representations import (
     integral_to_int,
     into_contiguous,
     optional_time,
+    polarity_channels,
     positive_int,
 )
 
@@ -98,7 +99,7 @@ class STCConfig(Representation):
 
     @property
     def n_channels(self) -> int:
-        return 2 if self.polarity == "split" else 1
+        return polarity_channels(self.polarity)
 
     def output_shape(self, sensor_size: tuple[int, int]) -> tuple[int, int, int, int]:
         """(steps, P, H, W) for a sensor of ``(width, height)``."""
