@@ -1,6 +1,6 @@
-"""Frames kernel: the frames of every sample of a packed batch in one GIL-free Numba call.
+"""Frames kernels: the frames of every sample of a packed batch in GIL-free Numba calls.
 
-``frames_batch`` takes a :class:`FramePlan` (derived once per ``FrameConfig``, see
+``slices_batch`` takes a :class:`FramePlan` (derived once per ``FrameConfig``, see
 ``frames.frame_plan``) saying how each sample's slices are found:
 
 * ``GRID`` (fixed edges, ``n_time_bins`` without overlap): T equal time bins of the sample's own
@@ -22,7 +22,10 @@ or an overlapping grid on a given ``[start_time, end_time)``), else once per sam
 ``lo`` / ``hi`` each). Counting is the same for every kind: the exact count, saturated at the
 output dtype's limits.
 
-Each sample gets a status code; a sample the kernel cannot finish (unsorted where order
+Per batch: ``slices_batch`` lays every sample's slices and gives it a status code, one
+``_binning.accumulate_ranges`` call counts all of them, ``count_wide`` recounts the samples
+whose slices may pass what the dtype holds exactly, ``count_windows`` counts an unsorted
+stream's time windows. A sample the kernels cannot finish (unsorted where order
 matters, an error to report) is left to the caller in ``frames.py``, which sorts it and runs
 it again or raises the matching exception.
 """
@@ -177,7 +180,7 @@ def tonic_ranges(t: np.ndarray, *, time_window=None, event_count=None, n_time_bi
 
 
 @njit(cache=True, nogil=True)
-def _count_wide(x, y, p, lo, hi, out_k, wide, pmode, dlo, dhi, raise_overflow):
+def count_wide(x, y, p, lo, hi, out_k, wide, pmode, dlo, dhi, raise_overflow):
     """out_k = counts of the ranges lo/hi where a count may pass what the output dtype holds
     exactly: counted in int64 (``wide``, the shape of ``out_k``), then saturated at
     ``[dlo, dhi]``; returns (status, aux)."""
@@ -189,8 +192,8 @@ def _count_wide(x, y, p, lo, hi, out_k, wide, pmode, dlo, dhi, raise_overflow):
 
 
 @njit(cache=True, nogil=True)
-def _count_windows(x, y, t, p, lo, hi, out_k, wide, pmode, int_direct, exact, dlo, dhi,
-                   raise_overflow):
+def count_windows(x, y, t, p, lo, hi, out_k, pmode, int_direct, exact, dlo, dhi,
+                  raise_overflow):
     """out_k = counts of the time windows lo/hi of a sample in any order (any event may fall in
     any window, so the longest slice is bounded by the sample); returns (status, aux), aux the
     number of events in no window when OK."""
@@ -330,69 +333,44 @@ def unsorted_samples(t, offsets):
 
 
 @njit(cache=True, nogil=True)
-def frames_batch(x, y, t, p, offsets, unsorted, out, plan, edge_lo, edge_hi, status, aux):
-    """out[s] = frames of sample s of the packed batch (shape (T, P, H, W)); ``status[s]`` a code
-    (OK, or a reason the caller must handle) and ``aux[s]`` the event or cell it names.
+def slices_batch(t, offsets, unsorted, plan, edge_lo, edge_hi, lo, hi, longest, status):
+    """The slices of every sample of a packed batch as index ranges into its flat arrays:
+    frame k of sample s is ``[lo[s T + k], hi[s T + k])``, clipped to the sample (empty for a
+    sample that gets a status code other than OK); ``longest[s]`` its longest slice.
 
     ``edge_lo`` / ``edge_hi`` (R rows of T) are the given edges of the kinds ``TIMES`` and
     ``INDICES``: row s for sample s, or the one row of every sample when R == 1;
-    ``unsorted = unsorted_samples(t, offsets)``.
+    ``unsorted = unsorted_samples(t, offsets)`` (or all False where the kind does not care).
+
+    The counting is a call of its own (``accumulate_ranges`` over all K T frames at once, as if
+    they were the frames of one stream): inlined here by LLVM, the counting loop measured 2x
+    slower.
     """
-    n_frames = out.shape[1]
-    kind, pmode, int_direct, exact = plan.kind, plan.pmode, plan.int_direct, plan.exact
-    dlo, dhi, raise_overflow = plan.dlo, plan.dhi, plan.raise_overflow
-    cap = dhi if int_direct else INT64_MAX
-    lo = np.empty(n_frames, np.int64)
-    hi = np.empty(n_frames, np.int64)
-    wide = np.zeros((0, 0, 0, 0), np.int64)  # allocated on first need: most outputs never do
+    n_frames = edge_lo.shape[1]
+    kind = plan.kind
+    lo_s = np.empty(n_frames, np.int64)
+    hi_s = np.empty(n_frames, np.int64)
     shared = edge_lo.shape[0] == 1
     for s in range(offsets.shape[0] - 1):
         a, b = offsets[s], offsets[s + 1]
         n = b - a
         status[s] = OK
-        aux[s] = -1
+        longest[s] = 0
         if n_frames == 0:
-            continue
-        row = 0 if shared else s
-        if kind == WINDOWS:
-            code, where = _count_windows(x[a:b], y[a:b], t[a:b], p[a:b], edge_lo[row],
-                                         edge_hi[row], out[s], wide, pmode, int_direct, exact,
-                                         dlo, dhi, raise_overflow)
-            status[s] = code
-            aux[s] = where
             continue
         if unsorted[s] and kind != INDICES and kind != SJ_NUMBER:
             status[s] = UNSORTED
             continue
-        code = _slices(t[a:b], n, plan, n_frames, edge_lo[row], edge_hi[row], lo, hi)
+        row = 0 if shared else s
+        code = _slices(t[a:b], n, plan, n_frames, edge_lo[row], edge_hi[row], lo_s, hi_s)
         if code != OK:
             status[s] = code
             continue
-        # Index ranges into the batch's arrays, clipped to the sample: the counting loop reads
-        # the flat arrays themselves (given views of them it measured up to 2x slower).
-        longest = 0
+        top = 0
         for k in range(n_frames):
-            lo_k = a + min(max(lo[k], 0), n)
-            hi_k = a + min(max(hi[k], 0), n)
-            lo[k] = lo_k
-            hi[k] = hi_k
-            longest = max(longest, hi_k - lo_k)
-        out_s = out[s]
-        # Straight into the output where no count can go wrong there: saturating increments
-        # (integer dtype, not "signed"), or no slice longer than the dtype holds exactly;
-        # else counted apart in int64 and saturated (rare: "signed", floats, huge slices).
-        if int_direct or (longest <= exact and longest <= dhi):
-            out_s[:] = 0
-            bad, n_over, first_over, _ = accumulate_ranges(x, y, p, lo, hi, out_s, pmode, cap)
-            code, where = OK, -1
-            if bad != -1:
-                code, where = OUTSIDE, bad
-            elif n_over and raise_overflow:
-                code, where = OVERFLOW, first_over
-        else:
-            if wide.shape[0] == 0:
-                wide = np.zeros(out.shape[1:], np.int64)
-            code, where = _count_wide(x, y, p, lo, hi, out_s, wide, pmode, dlo, dhi,
-                                      raise_overflow)
-        status[s] = code
-        aux[s] = where - a if code == OUTSIDE else where
+            lo_k = a + min(max(lo_s[k], 0), n)
+            hi_k = a + min(max(hi_s[k], 0), n)
+            lo[s * n_frames + k] = lo_k
+            hi[s * n_frames + k] = hi_k
+            top = max(top, hi_k - lo_k)
+        longest[s] = top

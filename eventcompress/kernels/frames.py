@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import ConfigError, CoordinateRangeError, TimestampOrderError
 from ..events import Events
 from . import _frames_kernel as K
-from ._binning import POLARITY_MODES, SIGNED, first_decrease
+from ._binning import POLARITY_MODES, SIGNED, accumulate_ranges, first_decrease
 from ._frames_kernel import FramePlan
 from .common import INT64_MAX, INT64_MIN, set_field
 from .packed import PackedEvents
@@ -313,20 +313,67 @@ def frame_plan(cfg: FrameConfig) -> tuple[FramePlan, np.ndarray | None, np.ndarr
 # -- running the kernel ----------------------------------------------------------------------
 def _run(packed: PackedEvents, out: np.ndarray, plan: FramePlan, lo: np.ndarray,
          hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One kernel call into ``out`` (C-contiguous, the output dtype)."""
-    n = len(packed)
-    status = np.empty(n, np.int64)
-    aux = np.empty(n, np.int64)
+    """Count every sample of ``packed`` into ``out`` (C-contiguous, the output dtype), with the
+    slices of ``plan`` and the given edges ``lo`` / ``hi`` ([R, T]); returns the status code
+    and aux value per sample. Only the first failing sample's code is meaningful beyond it:
+    the counting stops there (the caller raises for it, or for an earlier one)."""
+    n, n_frames = len(packed), out.shape[1]
+    status = np.zeros(n, np.int64)
+    aux = np.full(n, -1, np.int64)
     target = out
     if out.dtype == np.float16:
         target = np.empty(out.shape, np.float32)
-    if plan.kind in (K.GRID, K.TIMES, K.SJ_TIME) \
-            or plan.kind == K.EVENT_BINS and (plan.has_start or plan.has_end):
-        unsorted = K.unsorted_samples(packed.t, packed.offsets)
-    else:  # the slices do not need sorted timestamps
-        unsorted = np.zeros(n, np.bool_)
-    K.frames_batch(packed.x, packed.y, packed.t, packed.p, packed.offsets, unsorted, target, plan,
-                   lo, hi, status, aux)
+    x, y, t, p = packed.x, packed.y, packed.t, packed.p
+    if plan.kind == K.WINDOWS:  # one unsorted recording, see _host_edges
+        status[0], aux[0] = K.count_windows(x, y, t, p, lo[0], hi[0], target[0], plan.pmode,
+                                            plan.int_direct, plan.exact, plan.dlo, plan.dhi,
+                                            plan.raise_overflow)
+    elif n_frames:
+        if plan.kind in (K.GRID, K.TIMES, K.SJ_TIME) \
+                or plan.kind == K.EVENT_BINS and (plan.has_start or plan.has_end):
+            unsorted = K.unsorted_samples(t, packed.offsets)
+        else:  # the slices do not need sorted timestamps
+            unsorted = np.zeros(n, np.bool_)
+        all_lo = np.zeros(n * n_frames, np.int64)
+        all_hi = np.zeros(n * n_frames, np.int64)
+        longest = np.zeros(n, np.int64)
+        K.slices_batch(t, packed.offsets, unsorted, plan, lo, hi, all_lo, all_hi, longest,
+                       status)
+        # Straight into the output where no count can go wrong there: saturating increments
+        # (integer dtype, not "signed"), or no slice longer than the dtype holds exactly; else
+        # counted apart in int64 and saturated (rare: "signed", floats, huge slices).
+        direct = plan.int_direct | ((longest <= plan.exact) & (longest <= plan.dhi))
+        wide = np.flatnonzero(~direct & (status == K.OK))
+        main_hi = all_hi
+        if wide.size:
+            main_hi = all_hi.copy().reshape(n, n_frames)
+            main_hi[wide] = all_lo.reshape(n, n_frames)[wide]
+            main_hi = main_hi.reshape(-1)
+        cap = plan.dhi if plan.int_direct else INT64_MAX
+        flat = target.reshape(n * n_frames, *target.shape[2:])
+        bad, n_over, first_over, _ = accumulate_ranges(x, y, p, all_lo, main_hi, flat,
+                                                       plan.pmode, cap, True)
+        first_bad = n
+        if bad >= 0:
+            first_bad = int(np.searchsorted(packed.offsets, bad, side="right")) - 1
+        if n_over and plan.raise_overflow:
+            cells = flat[0].size * n_frames
+            s_over = int(first_over) // cells
+            if s_over < first_bad:  # a bad event of the same sample is reported first
+                first_bad = s_over
+                status[s_over], aux[s_over] = K.OVERFLOW, int(first_over) - s_over * cells
+        if bad >= 0 and status[first_bad] == K.OK:
+            status[first_bad] = K.OUTSIDE
+            aux[first_bad] = bad - packed.offsets[first_bad]
+        if wide.size:
+            buffer = np.zeros(target.shape[1:], np.int64)
+            for s in wide[wide < first_bad]:
+                rows = slice(s * n_frames, (s + 1) * n_frames)
+                code, where = K.count_wide(x, y, p, all_lo[rows], all_hi[rows], target[s],
+                                           buffer, plan.pmode, plan.dlo, plan.dhi,
+                                           plan.raise_overflow)
+                status[s] = code
+                aux[s] = where - packed.offsets[s] if code == K.OUTSIDE else where
     if target is not out:
         out[...] = target
     return status, aux
