@@ -106,9 +106,8 @@ def _largest(flat, start, size):
 
 
 @njit(cache=True, nogil=True)
-def accumulate_ranges(x, y, p, lo, hi, acc, mode, cap, clear=False):
-    """Frame k of ``acc`` (shape (T, P, H, W), C-contiguous, all zeros on entry unless
-    ``clear``: then each frame is zeroed just before it is counted) += events
+def accumulate_ranges(x, y, p, lo, hi, acc, mode, cap):
+    """Frame k of ``acc`` (shape (T, P, H, W), C-contiguous, all zeros on entry) += events
     ``lo[k] <= i < hi[k]``.
 
     ``lo``/``hi`` are clipped to ``[0, len(x))``; an empty or reversed range adds nothing.
@@ -130,8 +129,6 @@ def accumulate_ranges(x, y, p, lo, hi, acc, mode, cap, clear=False):
     n_over = 0
     first_over = -1
     for k in range(n_frames):
-        if clear:
-            flat[k * fsize:(k + 1) * fsize] = 0
         i = max(lo[k], 0)
         stop = min(hi[k], n)
         base = _U(k * fsize)
