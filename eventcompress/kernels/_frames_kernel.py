@@ -17,17 +17,17 @@
 
 The edges of ``TIMES`` and ``INDICES`` are computed on the host by the functions of this
 module, exact rational arithmetic for the fixed grid and tonic 1.7's own NumPy operations for
-``edges="tonic"``: once per configuration where they do not depend on the recording (``time_window``
-or an overlapping grid on a given ``[start_time, end_time)``), else once per sample (one row of
-``lo`` / ``hi`` each). Counting is the same for every kind: the exact count, saturated at the
+``edges="tonic"``: once per configuration where they do not depend on the recording
+(``time_window`` or an overlapping grid on a given ``[start_time, end_time)``), else once per
+sample (``frames._host_edges``). Counting is the same for every kind: the exact count, saturated at the
 output dtype's limits.
 
 Per batch: ``slices_batch`` lays every sample's slices and gives it a status code, one
 ``_binning.accumulate_ranges`` call counts all of them, ``count_wide`` recounts the samples
 whose slices may pass what the dtype holds exactly, ``count_windows`` counts an unsorted
-stream's time windows. A sample the kernels cannot finish (unsorted where order
-matters, an error to report) is left to the caller in ``frames.py``, which sorts it and runs
-it again or raises the matching exception.
+stream's time windows. A sample the kernels cannot finish (unsorted where the slicing needs
+sorted timestamps, an error to report) is left to the caller in ``frames.py``, which recomputes
+it with host edges or raises the matching exception.
 """
 
 from __future__ import annotations

@@ -7,11 +7,12 @@ that do not fit the output dtype are handled.
 Layers, as for STC: :class:`FrameConfig` holds and validates the settings (``frames(events,
 **kw)`` is ``FrameConfig(**kw)(events)``); ``frame_plan`` derives once per configuration the
 :class:`~._frames_kernel.FramePlan` and, where they do not depend on the recording, the slice
-edges; one Numba kernel per batch (``_frames_kernel.frames_batch``) lays the remaining edges,
-counts, saturates and returns a status code per sample; the errors are raised here. Modes
-whose edges are exact rationals or tonic's float arithmetic per recording (``edges="tonic"``,
-``event_count``, overlapping grids on the recording's own range) have their edges computed on the
-host per sample (``_host_edges``), then counted by the same kernel.
+edges; per batch, GIL-free Numba calls (``_frames_kernel.slices_batch``, then one
+``_binning.accumulate_ranges`` over all frames of the batch) lay the remaining slices, count,
+saturate and return a status code per sample; the errors are raised here. Modes whose edges are
+exact rationals or tonic's float arithmetic per recording (``edges="tonic"``, ``event_count``,
+overlapping grids on the recording's own range) have their edges computed on the host per
+sample (``_host_edges``), then counted by the same calls.
 """
 
 from __future__ import annotations

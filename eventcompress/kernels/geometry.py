@@ -60,15 +60,22 @@ def _rescale(coord, src, dst):
 def _inside_box(x, y, offsets, x0, y0, w, h):
     # Per-sample origins x0[k], y0[k]. A branch-free inside test (one unsigned compare per
     # axis) is several times faster than branching twice per event.
+    # Returns the mask and the running counts of kept events (for ``compact``).
+    n_samples = offsets.shape[0] - 1
+    new_offsets = np.zeros(n_samples + 1, np.int64)
     keep = np.empty(x.shape[0], np.bool_)
     uw = np.uint64(w)
     uh = np.uint64(h)
-    for k in range(offsets.shape[0] - 1):
+    for k in range(n_samples):
         ax = x0[k]
         ay = y0[k]
+        count = 0
         for i in range(offsets[k], offsets[k + 1]):
-            keep[i] = (np.uint64(np.int64(x[i]) - ax) < uw) & (np.uint64(np.int64(y[i]) - ay) < uh)
-    return keep
+            ok = (np.uint64(np.int64(x[i]) - ax) < uw) & (np.uint64(np.int64(y[i]) - ay) < uh)
+            keep[i] = ok
+            count += ok
+        new_offsets[k + 1] = new_offsets[k] + count
+    return keep, new_offsets
 
 
 @njit(cache=True, nogil=True)
@@ -105,11 +112,19 @@ def _max_coordinate(coord):
 
 
 @njit(cache=True, nogil=True)
-def _in_time_window(t, start, end, bounded):
+def _in_time_window(t, offsets, start, end, bounded):
+    # Returns the mask and the running counts of kept events (for ``compact``).
+    n_samples = offsets.shape[0] - 1
+    new_offsets = np.zeros(n_samples + 1, np.int64)
     keep = np.empty(t.shape[0], np.bool_)
-    for i in range(t.shape[0]):
-        keep[i] = (t[i] >= start) & ((not bounded) | (t[i] < end))
-    return keep
+    for k in range(n_samples):
+        count = 0
+        for i in range(offsets[k], offsets[k + 1]):
+            ok = (t[i] >= start) & ((not bounded) | (t[i] < end))
+            keep[i] = ok
+            count += ok
+        new_offsets[k + 1] = new_offsets[k] + count
+    return keep, new_offsets
 
 
 @njit(cache=True, nogil=True)
@@ -192,8 +207,8 @@ def crop_packed(packed: PackedEvents, x0: np.ndarray, y0: np.ndarray,
     y0 = np.ascontiguousarray(y0, np.int64)
     if x0.shape != (len(packed),) or y0.shape != (len(packed),):
         raise ValueError("crop origins need one value per sample")
-    keep = _inside_box(packed.x, packed.y, packed.offsets, x0, y0, w, h)
-    return compact(packed, keep, x0, y0).replace(sensor_size=(w, h))
+    keep, counts = _inside_box(packed.x, packed.y, packed.offsets, x0, y0, w, h)
+    return compact(packed, keep, x0, y0, counts).replace(sensor_size=(w, h))
 
 
 def crop(events: Events, origin: tuple[int, int], size: int | tuple[int, int]) -> Events:
@@ -271,7 +286,8 @@ def flip_polarity(events: Events) -> Events:
 def crop_time_packed(packed: PackedEvents, start: int | None, end: int | None) -> PackedEvents:
     lo = INT64_MIN if start is None else int(start)
     hi = 0 if end is None else int(end)
-    return compact(packed, _in_time_window(packed.t, lo, hi, end is not None))
+    keep, counts = _in_time_window(packed.t, packed.offsets, lo, hi, end is not None)
+    return compact(packed, keep, new_offsets=counts)
 
 
 def crop_time(events: Events, start: int | None = None, end: int | None = None) -> Events:

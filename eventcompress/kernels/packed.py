@@ -192,16 +192,18 @@ def _gather_streams(table, offsets, x, y, t, p):
 
 # -- keeping a subset of the events --------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _compact(x, y, t, p, offsets, keep, x0, y0):
+def _compact(x, y, t, p, offsets, keep, x0, y0, new_offsets):
     # The events with keep[i], sample by sample, x and y moved by -x0[k], -y0[k] (per sample;
-    # empty origins: not moved).
+    # empty origins: not moved). ``new_offsets``: the running counts of kept events if the
+    # mask kernel counted them (one pass less), else empty.
     n_samples = offsets.shape[0] - 1
-    new_offsets = np.zeros(n_samples + 1, np.int64)
-    for k in range(n_samples):
-        count = 0
-        for i in range(offsets[k], offsets[k + 1]):
-            count += keep[i]
-        new_offsets[k + 1] = new_offsets[k] + count
+    if new_offsets.shape[0] == 0:
+        new_offsets = np.zeros(n_samples + 1, np.int64)
+        for k in range(n_samples):
+            count = 0
+            for i in range(offsets[k], offsets[k + 1]):
+                count += keep[i]
+            new_offsets[k + 1] = new_offsets[k] + count
     total = new_offsets[n_samples]
     ox = np.empty(total, np.uint16)
     oy = np.empty(total, np.uint16)
@@ -226,17 +228,20 @@ _NO_ORIGINS = np.zeros(0, np.int64)
 
 
 def compact(packed: PackedEvents, keep: np.ndarray, x0: np.ndarray | None = None,
-            y0: np.ndarray | None = None) -> PackedEvents:
+            y0: np.ndarray | None = None, new_offsets: np.ndarray | None = None
+            ) -> PackedEvents:
     """The events of ``packed`` where ``keep`` (one bool per event), in order, each sample's
-    coordinates moved by ``(-x0[k], -y0[k])`` if origins are given (crops). The one compaction
+    coordinates moved by ``(-x0[k], -y0[k])`` if origins are given (crops); ``new_offsets``
+    (K+1 running counts of kept events) where the mask kernel counted them. The one compaction
     kernel of the filters, crops and time crop; without origins and with every event kept, the
     batch itself."""
+    counted = _NO_ORIGINS if new_offsets is None else new_offsets
     if x0 is None:
-        if keep.all():
+        if (new_offsets[-1] == packed.n_events) if new_offsets is not None else keep.all():
             return packed
         x0 = y0 = _NO_ORIGINS
     x, y, t, p, offsets = _compact(packed.x, packed.y, packed.t, packed.p, packed.offsets, keep,
-                                   x0, y0)
+                                   x0, y0, counted)
     return packed.replace(x=x, y=y, t=t, p=p, offsets=offsets)
 
 
