@@ -209,11 +209,19 @@ def _compact(x, y, t, p, offsets, keep, x0, y0, new_offsets):
     oy = np.empty(total, np.uint16)
     ot = np.empty(total, np.int64)
     op = np.empty(total, np.uint8)
-    shift = x0.shape[0] > 0
     j = 0
+    if x0.shape[0] == 0:  # a plain copy loop where nothing moves (the filters, time crop)
+        for i in range(keep.shape[0]):
+            if keep[i]:
+                ox[j] = x[i]
+                oy[j] = y[i]
+                ot[j] = t[i]
+                op[j] = p[i]
+                j += 1
+        return ox, oy, ot, op, new_offsets
     for k in range(n_samples):
-        ax = x0[k] if shift else 0
-        ay = y0[k] if shift else 0
+        ax = x0[k]
+        ay = y0[k]
         for i in range(offsets[k], offsets[k + 1]):
             if keep[i]:
                 ox[j] = np.int64(x[i]) - ax
