@@ -13,7 +13,6 @@ import argparse
 import json
 import sys
 
-
 EXAMPLE = ("examples:\n  eventcompress eval runs/nmnist-stc-scb-mtlif/RUN/best.pt --data-root DIR\n"
            "  eventcompress eval runs/RUN/best.pt --data-root DIR --split test --json")
 
