@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("eventcompress.commands.eval", "evaluate a checkpoint: accuracy, confusion, activity, energy"),
     "report": ("eventcompress.commands.report", "compare run directories: Markdown table and plots"),
     "cache": ("eventcompress.commands.cache", "build, inspect, verify, list and remove dataset caches"),
+    "plot": ("eventcompress.commands.plot", "PNG pictures: a recording's rasters, a cached sample's steps, a run's curves"),
 }
 
 
