@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import show_example
+
 _EXAMPLES = {
     "build": "example:\n  eventcompress cache build nmnist --root data/NMNIST --out cache/ "
              "--split all --steps 4 --tau-s 50000\n  eventcompress cache build dvsgesture "
@@ -29,8 +31,15 @@ _HELP = {
     "rm": "delete a store",
 }
 
+EXAMPLE = ("examples:\n"
+           "  eventcompress cache build nmnist --root data/NMNIST --out cache/ --steps 4 "
+           "--tau-s 50000\n"
+           "  eventcompress cache ls cache/\n"
+           "'eventcompress cache ACTION --help' shows each action's options.")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    show_example(parser, EXAMPLE)
     sub = parser.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     parsers = {}
     for name, text in _HELP.items():

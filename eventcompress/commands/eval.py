@@ -13,8 +13,16 @@ import argparse
 import json
 import sys
 
+from . import show_example
+
+EXAMPLE = ("examples:\n"
+           "  eventcompress eval runs/demo-20261201-090000 --data-root data/NMNIST\n"
+           "  eventcompress eval runs/demo-20261201-090000/last.pt --data-root data/NMNIST "
+           "--split val --json")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    show_example(parser, EXAMPLE)
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="best.pt, last.pt or a run dir")
     parser.add_argument("--data-root", required=True, metavar="DIR", help="dataset folder")
     parser.add_argument("--cache-dir", metavar="DIR", help="cache folder for processed samples")
