@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 NMNIST ?= ../shared/realdata/nmnist/NMNIST-small
 
-.PHONY: test demo lint bench clean-venv
+.PHONY: test demo lint bench clean-venv bench-quick
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m pip install --no-deps spikingjelly==2.0.0
 	$(PY) tools/bench/run_all.py
+
+# The suite a newcomer runs first: every benchmark, small inputs, < 2 min on 2 cores; rewrites the
+# generated section of docs/benchmarks.md and docs/img/speedups.png.
+bench-quick: $(VENV)/.installed
+	$(PY) tools/bench/run.py --quick --plot
 
 clean-venv:
 	rm -rf $(VENV)
