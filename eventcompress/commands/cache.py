@@ -11,8 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import show_example
-
 _EXAMPLES = {
     "build": "example:\n  eventcompress cache build nmnist --root data/NMNIST --out cache/ "
              "--split all --steps 4 --tau-s 50000\n  eventcompress cache build dvsgesture "
@@ -23,6 +21,8 @@ _EXAMPLES = {
     "ls": "example:\n  eventcompress cache ls cache/",
     "rm": "example:\n  eventcompress cache rm cache/nmnist-train-3f1c9a0b2d4e.zarr",
 }
+EXAMPLE = "examples:\n" + "\n".join(
+    line for text in _EXAMPLES.values() for line in text.splitlines()[1:])
 _HELP = {
     "build": "build (or find) the store(s) of a dataset split through a pipeline",
     "info": "describe a store: pipeline, counts, shape, dtype, size, classes, errors",
@@ -31,15 +31,8 @@ _HELP = {
     "rm": "delete a store",
 }
 
-EXAMPLE = ("examples:\n"
-           "  eventcompress cache build nmnist --root data/NMNIST --out cache/ --steps 4 "
-           "--tau-s 50000\n"
-           "  eventcompress cache ls cache/\n"
-           "'eventcompress cache ACTION --help' shows each action's options.")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    show_example(parser, EXAMPLE)
     sub = parser.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     parsers = {}
     for name, text in _HELP.items():

@@ -13,16 +13,11 @@ import argparse
 import json
 import sys
 
-from . import show_example
-
-EXAMPLE = ("examples:\n"
-           "  eventcompress eval runs/demo-20261201-090000 --data-root data/NMNIST\n"
-           "  eventcompress eval runs/demo-20261201-090000/last.pt --data-root data/NMNIST "
-           "--split val --json")
+EXAMPLE = ("examples:\n  eventcompress eval runs/nmnist-stc-scb-mtlif/RUN/best.pt --data-root DIR\n"
+           "  eventcompress eval runs/RUN/best.pt --data-root DIR --split test --json")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    show_example(parser, EXAMPLE)
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="best.pt, last.pt or a run dir")
     parser.add_argument("--data-root", required=True, metavar="DIR", help="dataset folder")
     parser.add_argument("--cache-dir", metavar="DIR", help="cache folder for processed samples")

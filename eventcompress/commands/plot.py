@@ -9,8 +9,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import show_example
-
 EXAMPLE = ("examples:\n"
            "  eventcompress plot events ../shared/realdata/nmnist/NMNIST-small/Train/0/00002.bin"
            " --out events.png\n"
@@ -31,7 +29,6 @@ _EXAMPLES = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    show_example(parser, EXAMPLE)
     sub = parser.add_subparsers(dest="plot_what", metavar="WHAT", required=True)
     for name, text in _HELP.items():
         p = sub.add_parser(name, help=text, description=text, epilog=_EXAMPLES[name],

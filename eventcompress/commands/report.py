@@ -11,15 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import show_example
-
-EXAMPLE = ("examples:\n"
-           "  eventcompress report runs/demo-20261201-090000\n"
-           "  eventcompress report runs/a runs/b --out reports/ab --no-plots")
+EXAMPLE = ("examples:\n  eventcompress report runs/nmnist-stc-scb-mtlif/RUN\n"
+           "  eventcompress report runs/a runs/b --out reports/")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    show_example(parser, EXAMPLE)
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories")
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="output folder (default: the first run directory)")

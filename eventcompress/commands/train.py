@@ -12,17 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import show_example
-
-EXAMPLE = ("examples:\n"
-           "  eventcompress train nmnist-stc-scb-mtlif --data-root data/NMNIST --epochs 10\n"
-           "  eventcompress train my-recipe.json --data-root data/NMNIST --set training.batch_size=32\n"
-           "  eventcompress train --resume runs/nmnist-stc-scb-mtlif/20261201-0900-seed0 "
-           "--data-root data/NMNIST")
+EXAMPLE = ("examples:\n  eventcompress train nmnist-stc-scb-mtlif --data-root ../shared/realdata/nmnist/NMNIST-small\n"
+           "  eventcompress train nmnist-ann --data-root DIR --epochs 5 --set training.batch_size=32\n"
+           "  eventcompress train --resume runs/nmnist-stc-scb-mtlif/RUN")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    show_example(parser, EXAMPLE)
     parser.add_argument("recipe", nargs="?", metavar="RECIPE",
                         help="recipe file or name from models/ (omit with --resume)")
     parser.add_argument("--data-root", required=True, metavar="DIR", help="dataset folder")
