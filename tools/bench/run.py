@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shlex
 import shutil
 import statistics
 import sys
@@ -153,7 +154,7 @@ def bar_chart(rows: list[dict[str, Any]], out: Path) -> Path:
 
     labels = [f"{r['benchmark']}: {r['case']}" for r in rows]
     ratios = [r["ratio"] for r in rows]
-    fig, ax = plt.subplots(figsize=(8, 0.32 * len(rows) + 1.2))
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(rows) + 1.4))
     colours = ["#2ca02c" if v >= 1 else "#999999" for v in ratios]
     ax.barh(range(len(rows)), ratios, color=colours)
     ax.set_yticks(range(len(rows)), labels, fontsize="small")
@@ -162,7 +163,9 @@ def bar_chart(rows: list[dict[str, Any]], out: Path) -> Path:
     ax.axvline(1.0, color="black", lw=0.8)
     for i, v in enumerate(ratios):
         ax.text(v, i, f" {v:.1f}x", va="center", fontsize="x-small")
-    ax.set_xlabel("speed-up: competitor time / our time (log scale; grey: the physical limit)")
+    ax.set_xlim(min(0.5, min(ratios) / 2), max(ratios) * 4)
+    ax.set_xlabel("competitor time / our time (log scale; > 1: ours faster, grey: not)")
+    ax.set_title("ours vs tonic / SpikingJelly / NumPy / memcpy, same input", fontsize="medium")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=80)
@@ -195,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     single_thread()
     started = time.perf_counter()
     rows = [row for name in names for row in run_suite(name, args.quick, reps)]
-    argv_text = " ".join(sys.argv[1:] if argv is None else argv)
+    argv_text = shlex.join(sys.argv[1:] if argv is None else argv)
     result: dict[str, Any] = {"meta": {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(), "note": args.note, "versions": versions(),
