@@ -90,3 +90,12 @@ def test_missing_matplotlib_gives_the_install_line(tmp_path, monkeypatch, capsys
     assert main(["plot", "events", str(tmp_path / "one.npy")]) == 1
     assert "eventcompress[plot]" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_make_figures_writes_small_pngs_from_real_data(nmnist_small, tmp_path):
+    from tools import make_figures
+
+    assert make_figures.main(["--root", str(nmnist_small), "--out", str(tmp_path)]) == 0
+    for name in ("events_nmnist.png", "sample_nmnist.png"):
+        _png(tmp_path / name)
+        assert (tmp_path / name).stat().st_size < make_figures.MAX_BYTES
