@@ -4,6 +4,7 @@ matplotlib is the optional ``plot`` extra (``pip install 'eventcompress[plot]'``
 here imports it on call and raises :class:`PlotUnavailableError` with the install line when it
 is missing. The learning curves reuse the report's plots (:mod:`eventcompress.train.report`).
 
+>>> import eventcompress as ec
 >>> from eventcompress.plot import plot_events
 >>> plot_events(ec.read("Train/3/00012.bin"), "events.png")
 """
@@ -47,10 +48,11 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: str | os.PathLike[str] | None, dpi: int) -> Path | None:
-    plt = _pyplot()
+def _finish(fig: Any, path: str | os.PathLike[str] | None, dpi: int) -> Any:
+    """The figure itself when ``path`` is None, else the path it was saved (and closed) to."""
     if path is None:
-        return None
+        return fig
+    plt = _pyplot()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, dpi=dpi)
@@ -109,7 +111,7 @@ def plot_events(events: Events, path: str | os.PathLike[str] | None = None, *,
     fig.suptitle(title or f"{len(events):,} events, {w}x{h}, "
                  f"{(events.t[-1] - events.t[0]) / 1000:.0f} ms{shown}", fontsize="medium")
     fig.tight_layout()
-    return _save(fig, path, dpi) if path is not None else fig
+    return _finish(fig, path, dpi)
 
 
 def plot_tensor(tensor: np.ndarray, path: str | os.PathLike[str] | None = None, *,
@@ -140,7 +142,7 @@ def plot_tensor(tensor: np.ndarray, path: str | os.PathLike[str] | None = None, 
                 ax.set_ylabel(names.get(c, f"channel {c}"), fontsize="small")
         fig.colorbar(image, ax=list(axes[c]), shrink=0.8, pad=0.01)
     fig.suptitle(title, fontsize="medium")
-    return _save(fig, path, dpi) if path is not None else fig
+    return _finish(fig, path, dpi)
 
 
 def plot_sample(store: Any, index: int, path: str | os.PathLike[str] | None = None, *,

@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tools.bench.common import machine, single_thread  # noqa: E402
+from tools.bench.common import machine, seconds_per_call, single_thread  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -45,14 +45,7 @@ def repetitions(fns: dict[str, Any], reps: int, min_time: float) -> dict[str, li
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(reps):
         for name, fn in fns.items():
-            n, start = 0, time.perf_counter()
-            while True:
-                fn()
-                n += 1
-                elapsed = time.perf_counter() - start
-                if elapsed >= min_time:
-                    break
-            times[name].append(elapsed / n)
+            times[name].append(seconds_per_call(fn, min_time))
     return times
 
 
