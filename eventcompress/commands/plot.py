@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, text in _HELP.items():
         p = sub.add_parser(name, help=text, description=text, epilog=_EXAMPLES[name],
                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                       help="accepted here too (plotting shows no progress bars)")
         if name == "events":
             p.add_argument("file", metavar="FILE", help="a recording in any format ec.read knows")
         elif name == "sample":
