@@ -6,7 +6,7 @@ NMNIST ?= ../shared/realdata/nmnist/NMNIST-small
 # CPU wheels of torch; point it at a mirror (or PyPI, for CUDA) if needed.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: test demo lint bench clean-venv
+.PHONY: test demo lint bench clean-venv bench-quick
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m pip install --no-deps spikingjelly==2.0.0
 	$(PY) tools/bench/run_all.py
+
+# The suite a newcomer runs first: every benchmark, small inputs, < 2 min on 2 cores; rewrites the
+# generated section of docs/benchmarks.md and docs/img/speedups.png.
+bench-quick: $(VENV)/.installed
+	$(PY) -m pip install --no-deps spikingjelly==2.0.0
+	$(PY) tools/bench/run.py --quick --plot
 
 clean-venv:
 	rm -rf $(VENV)

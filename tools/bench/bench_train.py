@@ -59,12 +59,11 @@ class _NoStop:
     requested = False
 
 
-def spikingjelly_plif(steps: int, batch: int, threads: int, repeat: int) -> dict:
-    """ms per sample of one Adam step (forward, CE on the readout's firing rate, backward) of
-    ``nmnist-plif`` and of the same topology built from SpikingJelly's multi-step layers and
-    ``ParametricLIFNode`` (soft reset, rectangular surrogate), interleaved, best of ``repeat``."""
-    import time
-
+def plif_steppers(steps: int, batch: int, threads: int) -> tuple[dict, tuple[int, int]]:
+    """One Adam step (forward, CE on the readout's firing rate, backward) of ``nmnist-plif`` and
+    of the same topology built from SpikingJelly's multi-step layers and ``ParametricLIFNode``
+    (soft reset, rectangular surrogate) on the same batch: ``{"ours": fn, "spikingjelly": fn}``
+    and the two parameter counts."""
     import torch
     import torch.nn.functional as F
     from spikingjelly.activation_based import functional, layer, neuron, surrogate
@@ -105,7 +104,16 @@ def spikingjelly_plif(steps: int, batch: int, threads: int, repeat: int) -> dict
                 functional.reset_net(model)
         return step
 
-    steps_fn = {"ours": stepper(ours, False), "spikingjelly": stepper(theirs, True)}
+    return ({"ours": stepper(ours, False), "spikingjelly": stepper(theirs, True)},
+            (n_ours, n_theirs))
+
+
+def spikingjelly_plif(steps: int, batch: int, threads: int, repeat: int) -> dict:
+    """ms per sample of one step of each (:func:`plif_steppers`), interleaved, best of
+    ``repeat``."""
+    import time
+
+    steps_fn, params = plif_steppers(steps, batch, threads)
     best = {k: float("inf") for k in steps_fn}
     for fn in steps_fn.values():
         fn()  # warm-up
@@ -115,7 +123,7 @@ def spikingjelly_plif(steps: int, batch: int, threads: int, repeat: int) -> dict
             fn()
             best[name] = min(best[name], time.perf_counter() - started)
     return {"ours_ms": 1e3 * best["ours"] / batch, "sj_ms": 1e3 * best["spikingjelly"] / batch,
-            "params": (n_ours, n_theirs)}
+            "params": params}
 
 
 def main() -> None:
