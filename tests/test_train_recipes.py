@@ -98,6 +98,7 @@ def test_recipe_first_batch_gradients_are_non_zero(name, request, generated, tmp
     assert "readout.linear.weight" in changed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", GENERATED)
 def test_generated_recipe_trains_one_epoch_end_to_end(name, generated, tmp_path):
     """The whole ``train`` path (cache build, split, run directory, selection, final test,
