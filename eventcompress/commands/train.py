@@ -12,12 +12,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+EXAMPLE = ("examples:\n  eventcompress train nmnist-stc-scb-mtlif --data-root ../shared/realdata/nmnist/NMNIST-small\n"
+           "  eventcompress train nmnist-ann --data-root DIR --epochs 5 --set training.batch_size=32\n"
+           "  eventcompress train --resume runs/nmnist-stc-scb-mtlif/RUN")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", nargs="?", metavar="RECIPE",
                         help="recipe file or name from models/ (omit with --resume)")
     parser.add_argument("--data-root", required=True, metavar="DIR", help="dataset folder")
-    parser.add_argument("--cache-dir", metavar="DIR", help="cache folder for processed samples")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="cache folder of the stores (default: $EVENTCOMPRESS_CACHE, else "
+                             "~/.cache/eventcompress)")
     parser.add_argument("--out", metavar="RUN_DIR", help="run directory (must be new or empty)")
     parser.add_argument("--epochs", type=int, metavar="N", help="= --set training.epochs=N")
     parser.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")
