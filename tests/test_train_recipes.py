@@ -149,3 +149,26 @@ def test_other_preprocessing_builds_a_new_cache_never_the_stale_one(nmnist_small
     again = prepare_data(base, nmnist_small, cache, limit=20, splits=("test",))
     assert again[3].stores["test"] == first[3].stores["test"]
 
+
+
+def test_a_store_holding_other_preprocessing_is_refused(nmnist_small, tmp_path, monkeypatch):
+    """The guard behind the key: a store found under the recipe's key whose own pipeline
+    record differs (files swapped under its name) is refused, naming both pipelines."""
+    import eventcompress.data as data_layer
+    from eventcompress.errors import StoreError
+
+    recipe, _ = resolve_recipe("nmnist-stc-scb-mtlif")
+    other, _ = resolve_recipe("nmnist-stc-scb-mtlif",
+                              ["preprocessing.representation.tau_s=100000.0"])
+    real_load = data_layer.load
+
+    def swapped(*args, **kwargs):
+        dataset = real_load(*args, **kwargs)
+        dataset.pipeline = other.pipeline
+        return dataset
+
+    monkeypatch.setattr(data_layer, "load", swapped)
+    with pytest.raises(StoreError) as err:
+        prepare_data(recipe, nmnist_small, tmp_path, limit=10, splits=("test",))
+    assert "nmnist-test-" in str(err.value)
+    assert '"tau_s":100000.0' in str(err.value) and '"tau_s":20000.0' in str(err.value)
