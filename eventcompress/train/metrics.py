@@ -109,7 +109,9 @@ def evaluate(model: nn.Module, loader: Iterable[Any], device: torch.device, *, l
     result: dict[str, Any] = {"loss": total_loss / max(n, 1), "acc": correct / max(n, 1),
                               "n": n, "confusion": confusion.tolist(), "seconds": seconds}
     if monitor is not None:
-        result["activity"] = monitor.report().per_sample()
+        counts = monitor.report()
+        result["activity"] = counts.per_sample()
+        result["activity_counts"] = counts  # summed over ranks by a distributed run
     return result
 
 
