@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", nargs="?", metavar="RECIPE",
                         help="recipe file or name from models/ (omit with --resume)")
     parser.add_argument("--data-root", required=True, metavar="DIR", help="dataset folder")
-    parser.add_argument("--cache-dir", metavar="DIR", help="cache folder for processed samples")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="cache folder of the stores (default: $EVENTCOMPRESS_CACHE, else "
+                             "~/.cache/eventcompress)")
     parser.add_argument("--out", metavar="RUN_DIR", help="run directory (must be new or empty)")
     parser.add_argument("--epochs", type=int, metavar="N", help="= --set training.epochs=N")
     parser.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")

@@ -62,6 +62,7 @@ def train(recipe: str | os.PathLike[str] | None, data_root: str | os.PathLike[st
         if epochs is not None:
             toml_text = _with_epochs(toml_text, epochs)
         parsed = loads(toml_text, name=_recipe_name(toml_text, run), source=run.recipe)
+        _check_same_preprocessing(run, parsed)
         ctx.barrier()  # every rank has read the recipe before rank 0 rewrites it
         if epochs is not None and ctx.main:
             run.recipe.write_text(toml_text, encoding="utf-8")
@@ -93,6 +94,17 @@ def train(recipe: str | os.PathLike[str] | None, data_root: str | os.PathLike[st
     if ctx.main:
         run.write_json(run.summary, summary)
     return summary
+
+
+def _check_same_preprocessing(run: RunDir, recipe: Any) -> None:
+    """Refuse, before any cache is built, to resume a run whose recipe now gives another
+    pipeline than the one its checkpoint was trained on (an edited ``recipe.toml``)."""
+    saved = (load_checkpoint(run.last).get("data") or {}).get("pipeline")
+    now = recipe.pipeline.canonical_json()
+    if saved is not None and saved != now:
+        raise ConfigError(f"{run.last} was trained on preprocessing {saved}, but {run.recipe} "
+                          f"now gives {now}; a resumed run must read the same tensors (start "
+                          "a new run for other preprocessing)", key="--resume")
 
 
 def _recipe_name(toml_text: str, run: RunDir) -> str:

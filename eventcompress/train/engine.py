@@ -1,6 +1,7 @@
 """The training loop: epochs, validation-based selection, checkpoints, faults.
 
-One :class:`Trainer` trains one recipe on in-memory datasets and writes a run directory
+One :class:`Trainer` trains one recipe on map-style datasets (the cached splits of
+:func:`.data.prepare_data`) and writes a run directory
 (:mod:`.rundir`). Selection: the best epoch has the highest validation accuracy, ties broken by
 the lower validation loss, then by the earlier epoch; only that checkpoint is evaluated on the
 test split for the reported figure. With ``test_every_epoch`` the test accuracy of every epoch

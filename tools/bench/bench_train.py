@@ -40,9 +40,9 @@ def measure(variant: str, steps: int, samples: int, threads: int, root: Path) ->
     torch.set_num_threads(threads)
     # The bench measures the network on one input: every variant gets the same STC tensors.
     recipe, text = resolve_recipe(f"nmnist-{variant}", (
-        'preprocessing.representation="stc"', "preprocessing.tau_s=20000.0",
-        "preprocessing.fine_bins=20", 'preprocessing.normalize="max"',
-        f"preprocessing.steps={steps}", 'training.loss="ce"',
+        "preprocessing.steps=[]",
+        f'preprocessing.representation={{type = "stc", steps = {steps}, tau_s = 20000.0, '
+        'fine_bins = 20, normalize = "max", polarity = "split"}', 'training.loss="ce"',
         "model.overrides.readout=\"membrane\"", "schedule.warmup_epochs=0",
         "training.test_every_epoch=false", "training.bn_calibration_batches=0"), epochs=2)
     train, val, test, _ = prepare_data(recipe, root, limit=samples)
@@ -83,7 +83,7 @@ def plif_steppers(steps: int, batch: int, threads: int) -> tuple[dict, tuple[int
         layer.Conv2d(32, 64, 3, padding=1, bias=False), layer.BatchNorm2d(64), plif(),
         layer.MaxPool2d(2),
         layer.Flatten(), layer.Linear(64 * 8 * 8, 128, bias=False), layer.BatchNorm1d(128),
-        plif(), layer.Linear(128, 10), plif())
+        plif(), layer.Linear(128, 10, bias=False), layer.BatchNorm1d(10), plif())
     functional.set_step_mode(theirs, "m")
     ours = create_model("nmnist-plif", readout="rate")
     n_ours = sum(p.numel() for p in ours.parameters())
