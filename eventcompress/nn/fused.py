@@ -10,7 +10,8 @@ docs/models.md ("Fused sequences") directly: spikes and membranes are bit-identi
 reference, gradients equal to rounding.
 
 The fused path serves CPU tensors of float32 / float64; anything else (CUDA, half precision)
-runs the reference autograd implementation, as does everything inside ``with reference():``.
+runs the reference autograd implementation, as does everything inside ``with reference():`` and
+everything ``torch.compile`` traces (it fuses the reference's per-step graph itself).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def reference() -> Iterator[None]:
 def supports(x: torch.Tensor, *params: object) -> bool:
     """Whether the fused kernels can take ``x`` (and the tensor ``params``) right now."""
     if not fused_enabled() or x.device.type != "cpu" or x.dtype not in _DTYPES or x.dim() < 2:
+        return False
+    if torch.compiler.is_compiling():  # Numba is opaque to dynamo: let it trace the reference
         return False
     return all(not isinstance(p, torch.Tensor) or (p.device.type == "cpu" and p.dtype == x.dtype
                                                    and p.dim() <= 1) for p in params)
@@ -112,8 +115,7 @@ class FusedNeuronSequence(torch.autograd.Function):
             v0_flat = np.full(x[0].numel(), v_reset, dtype=dtype)
         else:
             v0_flat = v0.detach().contiguous().reshape(-1).numpy()
-        want_k = (isinstance(k, torch.Tensor) and ctx.needs_input_grad[1]
-                  and torch.is_grad_enabled())
+        want_k = isinstance(k, torch.Tensor) and ctx.needs_input_grad[1]
         spikes = torch.empty_like(x)
         membrane = torch.empty_like(x)
         d = torch.empty_like(x) if want_k else x.new_empty((1, 1))
@@ -166,8 +168,7 @@ class FusedSynapseSequence(torch.autograd.Function):
         out = torch.empty_like(y)
         _numba_threads()
         K.synapse_forward(_flat(y), beta_values, inner, channels, _flat(out))
-        want_beta = (isinstance(beta, torch.Tensor) and ctx.needs_input_grad[1]
-                     and torch.is_grad_enabled())
+        want_beta = isinstance(beta, torch.Tensor) and ctx.needs_input_grad[1]
         ctx.save_for_backward(out if want_beta else None, beta if want_beta else None)
         ctx.setup = (beta_values, inner, channels, want_beta)
         return out
