@@ -174,7 +174,7 @@ def neuron_sequence(x: torch.Tensor, *, k: float | torch.Tensor | None,
                           key="reset")
     from . import fused
 
-    if fused.supports(x, k, v0):
+    if fused.supports_neuron(x, k, v0):
         return NeuronOutput(*fused.neuron_sequence(
             x, k, thresholds, surrogate.kind, surrogate.param, reset, v_reset, detach_reset, v0))
     if isinstance(k, torch.Tensor):
@@ -263,7 +263,7 @@ def synapse_sequence(y: torch.Tensor, beta: float | torch.Tensor) -> torch.Tenso
     """
     from . import fused
 
-    if fused.supports(y, beta):
+    if fused.supports(y, beta) and (not isinstance(beta, torch.Tensor) or beta.dim() <= 1):
         return fused.synapse_sequence(y, beta)
     if isinstance(beta, torch.Tensor):
         beta = channel_view(beta, y)

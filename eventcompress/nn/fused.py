@@ -27,7 +27,7 @@ from . import _fused_kernels as K
 from .functional import _uniform, reset_increments
 
 __all__ = ["FusedNeuronSequence", "FusedSynapseSequence", "fused_enabled", "reference",
-           "supports", "neuron_sequence", "synapse_sequence"]
+           "supports", "supports_neuron", "neuron_sequence", "synapse_sequence"]
 
 _STATE = threading.local()
 _DTYPES = (torch.float32, torch.float64)
@@ -55,8 +55,15 @@ def supports(x: torch.Tensor, *params: object) -> bool:
         return False
     if torch.compiler.is_compiling():  # Numba is opaque to dynamo: let it trace the reference
         return False
-    return all(not isinstance(p, torch.Tensor) or (p.device.type == "cpu" and p.dtype == x.dtype
-                                                   and p.dim() <= 1) for p in params)
+    return all(not isinstance(p, torch.Tensor) or (p.device.type == "cpu" and p.dtype == x.dtype)
+               for p in params)
+
+
+def supports_neuron(x: torch.Tensor, k: torch.Tensor | float | None,
+                    v0: torch.Tensor | None) -> bool:
+    """:func:`supports` for a neuron: a leak of shape ``[]`` or ``[C]``, ``v0`` like ``x[0]``."""
+    return (supports(x, k, v0) and (not isinstance(k, torch.Tensor) or k.dim() <= 1)
+            and (v0 is None or v0.shape == x.shape[1:]))
 
 
 def _numba_threads() -> None:
@@ -68,33 +75,36 @@ def _numba_threads() -> None:
         numba.set_num_threads(wanted)
 
 
-def _per_channel(p: torch.Tensor | float, x: torch.Tensor) -> tuple[np.ndarray, int, int]:
-    """A layer-wide or per-channel (dim 2) parameter as ``(values, inner, channels)``: the
-    element ``m`` of the flattened ``[T, M]`` sequence uses ``values[(m // inner) % channels]``."""
-    if not isinstance(p, torch.Tensor):
-        return np.array([p], dtype=_np_dtype(x)), 1, 1
-    values = p.detach().reshape(-1).contiguous().numpy()
-    if p.dim() == 0:
-        return values, 1, 1
+def _per_element(p: torch.Tensor | float, x: torch.Tensor) -> np.ndarray:
+    """A layer-wide or per-channel (dim 2) parameter as one value per element of a sample
+    (``[L]``, ``L = x[0, 0].numel()``), the layout of the kernels' ``[T, N, L]`` view."""
+    width = x[0, 0].numel()
+    if not isinstance(p, torch.Tensor) or p.dim() == 0:
+        return np.full(width, float(p), dtype=_np_dtype(x))
     if x.dim() < 3 or x.shape[2] != p.shape[0]:
         raise ValueError(f"per-channel parameter of size {p.shape[0]} does not match dim 2 of "
                          f"the input {tuple(x.shape)} (expected [T, N, {p.shape[0]}, ...])")
-    return values, int(np.prod(x.shape[3:], dtype=np.int64)), p.shape[0]
+    return np.repeat(p.detach().numpy(), width // p.shape[0])
 
 
 def _np_dtype(x: torch.Tensor) -> type:
     return np.float32 if x.dtype == torch.float32 else np.float64
 
 
-def _reduce(part: torch.Tensor, p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Sum a per-element ``[M]`` gradient into ``p``'s shape (``[]`` or ``[C]``)."""
+def _reduce(part: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """Sum a per-element ``[N, L]`` gradient into ``p``'s shape (``[]`` or ``[C]``)."""
     if p.dim() == 0:
         return part.sum()
-    n = x.shape[1]
-    return part.reshape(n, p.shape[0], -1).sum((0, 2))
+    return part.reshape(part.shape[0], p.shape[0], -1).sum((0, 2))
 
 
-def _flat(t: torch.Tensor) -> np.ndarray:
+def _view(t: torch.Tensor) -> np.ndarray:
+    """The kernels' ``[T, N, L]`` NumPy view of a contiguous ``[T, N, ...]`` tensor."""
+    return t.detach().reshape(t.shape[0], t.shape[1], -1).numpy()
+
+
+def _rows(t: torch.Tensor) -> np.ndarray:
+    """The ``[N, L]`` NumPy view of a contiguous ``[N, ...]`` tensor."""
     return t.detach().reshape(t.shape[0], -1).numpy()
 
 
@@ -105,57 +115,49 @@ class FusedNeuronSequence(torch.autograd.Function):
     def forward(ctx, x, k, v0, thresholds, kind, param, reset, v_reset, detach_reset):
         x = x.contiguous()
         dtype = _np_dtype(x)
-        k_values, inner, channels = _per_channel(1.0 if k is None else k, x)
+        k_row = _per_element(1.0 if k is None else k, x)
         increments = reset_increments(thresholds)
-        uniform = _uniform(increments)
         inc = np.array(increments, dtype=dtype)
         thr = np.array(thresholds, dtype=dtype)
         consts = np.array((v_reset, 1.0, *K.surrogate_constants(kind, param)), dtype=dtype)
-        if v0 is None:
-            v0_flat = np.full(x[0].numel(), v_reset, dtype=dtype)
-        else:
-            v0_flat = v0.detach().contiguous().reshape(-1).numpy()
+        v_start = (torch.full_like(x[0], v_reset) if v0 is None
+                   else v0.detach().to(x.dtype).contiguous())
+        v_last = v_start.clone()
         want_k = isinstance(k, torch.Tensor) and ctx.needs_input_grad[1]
         spikes = torch.empty_like(x)
         membrane = torch.empty_like(x)
-        d = torch.empty_like(x) if want_k else x.new_empty((1, 1))
-        v_last = torch.empty_like(x[0])
         _numba_threads()
-        K.neuron_forward(_flat(x), k_values, inner, channels, k is not None,
-                         K.RESET_CODES[reset], uniform, thr, inc, consts, v0_flat,
-                         _flat(spikes), _flat(membrane), _flat(d), want_k,
-                         v_last.reshape(-1).numpy())
-        ctx.save_for_backward(membrane, d if want_k else None, k if want_k else None)
-        ctx.setup = (k_values, inner, channels, k is not None, K.RESET_CODES[reset], uniform,
+        K.neuron_forward(_view(x), k_row, k is not None, K.RESET_CODES[reset],
+                         _uniform(increments), thr, inc, consts, _rows(v_last), _view(spikes),
+                         _view(membrane))
+        # D = X - (V[t-1] - V_reset) for the leak's gradient is recomputed from x and H
+        ctx.save_for_backward(membrane, *((x, v_start, k) if want_k else (None, None, None)))
+        ctx.setup = (k_row, k is not None, K.RESET_CODES[reset], _uniform(increments),
                      bool(detach_reset), thr, inc, consts, K.SURROGATE_CODES[kind], want_k,
                      v0 is not None)
         return spikes, membrane, v_last
 
     @staticmethod
     def backward(ctx, grad_s, grad_h, grad_v_last):
-        membrane, d, k = ctx.saved_tensors
-        (k_values, inner, channels, leaky, reset, uniform, detach, thr, inc, consts, kind,
-         want_k, has_v0) = ctx.setup
-        shape = membrane.shape
-        grad_s = (torch.zeros(shape, dtype=membrane.dtype) if grad_s is None
-                  else grad_s.contiguous())
+        membrane, x, v_start, k = ctx.saved_tensors
+        (k_row, leaky, reset, uniform, detach, thr, inc, consts, kind, want_k,
+         has_v0) = ctx.setup
+        shape, dtype = membrane.shape, membrane.dtype
+        grad_s = torch.zeros_like(membrane) if grad_s is None else grad_s.contiguous()
         has_grad_h = grad_h is not None
         grad_h = grad_h.contiguous() if has_grad_h else grad_s
-        grad_v_last = (torch.zeros(shape[1:], dtype=membrane.dtype) if grad_v_last is None
-                       else grad_v_last.contiguous())
-        grad_x = torch.empty(shape, dtype=membrane.dtype)
-        grad_v0 = torch.empty(shape[1:], dtype=membrane.dtype)
-        grad_k_part = torch.empty(grad_v0.numel() if want_k else 1, dtype=membrane.dtype)
+        grad_v = (torch.zeros(shape[1:], dtype=dtype) if grad_v_last is None
+                  else grad_v_last.contiguous().clone())  # becomes dL/dV[-1]
+        grad_x = torch.empty(shape, dtype=dtype)
+        grad_k_part = torch.empty(shape[1:] if want_k else (1, 1), dtype=dtype)
         _numba_threads()
-        K.neuron_backward(_flat(grad_s), _flat(grad_h), has_grad_h,
-                          grad_v_last.reshape(-1).numpy(), _flat(membrane),
-                          _flat(d) if want_k else _flat(membrane), k_values, inner, channels,
-                          leaky, reset, uniform, detach, thr, inc, consts, kind,
-                          _flat(grad_x), grad_v0.reshape(-1).numpy(), grad_k_part.numpy(),
+        K.neuron_backward(_view(grad_s), _view(grad_h), has_grad_h, _rows(grad_v),
+                          _view(membrane), _view(x if want_k else membrane),
+                          _rows(v_start if want_k else grad_v), k_row, leaky, reset, uniform,
+                          detach, thr, inc, consts, kind, _view(grad_x), _rows(grad_k_part),
                           want_k)
-        grad_k = _reduce(grad_k_part, k, membrane) if want_k else None
-        return (grad_x, grad_k, grad_v0 if has_v0 else None, None, None, None, None, None,
-                None)
+        grad_k = _reduce(grad_k_part, k) if want_k else None
+        return (grad_x, grad_k, grad_v if has_v0 else None, None, None, None, None, None, None)
 
 
 class FusedSynapseSequence(torch.autograd.Function):
@@ -164,26 +166,26 @@ class FusedSynapseSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, y, beta):
         y = y.contiguous()
-        beta_values, inner, channels = _per_channel(beta, y)
+        beta_row = _per_element(beta, y)
         out = torch.empty_like(y)
         _numba_threads()
-        K.synapse_forward(_flat(y), beta_values, inner, channels, _flat(out))
+        K.synapse_forward(_view(y), beta_row, _view(out))
         want_beta = isinstance(beta, torch.Tensor) and ctx.needs_input_grad[1]
         ctx.save_for_backward(out if want_beta else None, beta if want_beta else None)
-        ctx.setup = (beta_values, inner, channels, want_beta)
+        ctx.setup = (beta_row, want_beta)
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
         current, beta = ctx.saved_tensors
-        beta_values, inner, channels, want_beta = ctx.setup
+        beta_row, want_beta = ctx.setup
         grad_out = grad_out.contiguous()
         grad_y = torch.empty_like(grad_out)
-        part = torch.empty(grad_out[0].numel() if want_beta else 1, dtype=grad_out.dtype)
+        part = torch.empty(grad_out.shape[1:] if want_beta else (1, 1), dtype=grad_out.dtype)
         _numba_threads()
-        K.synapse_backward(_flat(grad_out), _flat(current) if want_beta else _flat(grad_out),
-                           beta_values, inner, channels, _flat(grad_y), part.numpy(), want_beta)
-        return grad_y, _reduce(part, beta, grad_out) if want_beta else None
+        K.synapse_backward(_view(grad_out), _view(current if want_beta else grad_out),
+                           beta_row, _view(grad_y), _rows(part), want_beta)
+        return grad_y, _reduce(part, beta) if want_beta else None
 
 
 def neuron_sequence(x: torch.Tensor, k: torch.Tensor | float | None,
