@@ -76,27 +76,49 @@ def _after_reset(h, s, reset, uniform, thr, inc, v_reset, one, zero):
 @njit(cache=True, nogil=True, parallel=True)
 def neuron_forward(x, k, leaky, reset, uniform, thr, inc, consts, v, spikes, membrane):
     """Spikes and membranes of ``x = [T, N, L]``; ``v`` ``[N, L]`` holds ``V[-1]`` on entry and
-    ``V[T-1]`` on return; ``k`` ``[L]`` is the leak of each element of a sample."""
+    ``V[T-1]`` on return; ``k`` ``[L]`` is the leak of each element of a sample. Each stage is
+    its own loop over the row, so that the compiler vectorises it."""
     steps, rows, width = x.shape
     v_reset = consts[0]
     one = consts[1]
     zero = one - one
+    inc0 = inc[0]
     for n in prange(rows):
         vr = v[n]
         for t in range(steps):
             xr = x[t, n]
             sr = spikes[t, n]
             hr = membrane[t, n]
-            for j in range(width):
-                vj = vr[j]
-                if leaky:
-                    h = vj + k[j] * (xr[j] - (vj - v_reset))
-                else:
-                    h = vj + xr[j]
-                s = _count(h, thr, one, zero)
-                sr[j] = s
-                hr[j] = h
-                vr[j] = _after_reset(h, s, reset, uniform, thr, inc, v_reset, one, zero)
+            if leaky:
+                for j in range(width):
+                    hr[j] = vr[j] + k[j] * (xr[j] - (vr[j] - v_reset))
+            else:
+                for j in range(width):
+                    hr[j] = vr[j] + xr[j]
+            sr[:] = zero
+            for i in range(thr.shape[0]):
+                th = thr[i]
+                for j in range(width):
+                    sr[j] += one if hr[j] >= th else zero
+            if reset == 1 and uniform:
+                for j in range(width):
+                    vr[j] = hr[j] - sr[j] * inc0
+            elif reset == 1:
+                vr[:] = zero  # the amount theta_S, then V = H - theta_S
+                for i in range(thr.shape[0]):
+                    th = thr[i]
+                    w = inc[i]
+                    for j in range(width):
+                        vr[j] = vr[j] + (w if hr[j] >= th else zero)
+                for j in range(width):
+                    vr[j] = hr[j] - vr[j]
+            elif reset == 2:
+                th = thr[0]
+                for j in range(width):
+                    z = one if hr[j] >= th else zero
+                    vr[j] = hr[j] * (one - z) + v_reset * z
+            else:
+                vr[:] = hr
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -104,7 +126,8 @@ def neuron_backward(grad_s, grad_h, has_grad_h, gv, membrane, x, v0, k, leaky, r
                     detach, thr, inc, consts, kind, grad_x, grad_k_part, want_k):
     """BPTT of :func:`neuron_forward` over ``[T, N, L]``: ``gv`` ``[N, L]`` holds ``dL/dV[T-1]``
     on entry and ``dL/dV[-1]`` on return; ``grad_k_part`` ``[N, L]`` gets ``dL/dk`` per element,
-    from ``D = X - (V[t-1] - V_reset)`` with ``V[t-1]`` recomputed from ``H[t-1]`` (or ``v0``)."""
+    from ``D = X - (V[t-1] - V_reset)`` with ``V[t-1]`` recomputed from ``H[t-1]`` (or ``v0``).
+    Stages in separate loops over the row, as in the forward."""
     steps, rows, width = grad_s.shape
     n_thr = thr.shape[0]
     v_reset = consts[0]
@@ -119,56 +142,83 @@ def neuron_backward(grad_s, grad_h, has_grad_h, gv, membrane, x, v0, k, leaky, r
         gkr = grad_k_part[n] if want_k else grad_k_part[0]
         if want_k:
             gkr[:] = zero
+        sig = np.empty(width, dtype=membrane.dtype)
+        dvdh = np.empty(width, dtype=membrane.dtype)
         for t in range(steps - 1, -1, -1):
             hr = membrane[t, n]
-            hprev = membrane[t - 1, n] if t > 0 else membrane[t, n]
             gsr = grad_s[t, n]
             ghr = grad_h[t, n]
             gxr = grad_x[t, n]
-            xr = x[t, n] if want_k else x[0, 0]
-            for j in range(width):
-                h = hr[j]
-                sig = zero
-                weighted = zero
-                g_first = zero
-                for i in range(n_thr):
-                    g = _g(h - thr[i], kind, one, p1, p2, p3)
-                    sig += g
-                    weighted += inc[i] * g
-                    if i == 0:
-                        g_first = g
-                if reset == 1:
-                    if detach:
-                        dv_dh = one
-                    elif uniform:
-                        dv_dh = one - inc0 * sig
+            # sigma = sum_i g_i, and dV/dH of the non-uniform soft reset, one loop per level
+            sig[:] = zero
+            if reset == 1 and not detach and not uniform:
+                dvdh[:] = one
+            need_w = reset == 1 and not detach and not uniform
+            for i in range(n_thr):
+                th = thr[i]
+                w = inc[i]
+                if kind == 0:
+                    if need_w:
+                        for j in range(width):
+                            g = p3 if abs(hr[j] - th) < p1 else zero
+                            sig[j] += g
+                            dvdh[j] -= w * g
                     else:
-                        dv_dh = one - weighted
-                elif reset == 2:
-                    z = one if h >= thr[0] else zero
-                    dv_dh = one - z
+                        for j in range(width):
+                            sig[j] += p3 if abs(hr[j] - th) < p1 else zero
+                elif need_w:
+                    for j in range(width):
+                        g = _g(hr[j] - th, kind, one, p1, p2, p3)
+                        sig[j] += g
+                        dvdh[j] -= w * g
+                else:
+                    for j in range(width):
+                        sig[j] += _g(hr[j] - th, kind, one, p1, p2, p3)
+            if reset == 1:
+                if detach:
+                    dvdh[:] = one
+                elif uniform:
+                    for j in range(width):
+                        dvdh[j] = one - inc0 * sig[j]
+            elif reset == 2:
+                th = thr[0]
+                for j in range(width):
+                    h = hr[j]
+                    z = one if h >= th else zero
+                    d = one - z
                     if not detach:
-                        dv_dh += (v_reset - h) * g_first
-                else:
-                    dv_dh = one
-                gh = gsr[j] * sig + gvr[j] * dv_dh
-                if has_grad_h:
-                    gh += ghr[j]
-                if leaky:
-                    kk = k[j]
-                    gxr[j] = kk * gh
-                    if want_k:
-                        if t > 0:
-                            hp = hprev[j]
-                            vp = _after_reset(hp, _count(hp, thr, one, zero), reset, uniform,
-                                              thr, inc, v_reset, one, zero)
-                        else:
-                            vp = v0[n, j]
-                        gkr[j] += gh * (xr[j] - (vp - v_reset))
-                    gvr[j] = (one - kk) * gh
-                else:
-                    gxr[j] = gh
-                    gvr[j] = gh
+                        d += (v_reset - h) * _g(h - th, kind, one, p1, p2, p3)
+                    dvdh[j] = d
+            else:
+                dvdh[:] = one
+            if has_grad_h:
+                for j in range(width):
+                    gvr[j] = gsr[j] * sig[j] + gvr[j] * dvdh[j] + ghr[j]
+            else:
+                for j in range(width):
+                    gvr[j] = gsr[j] * sig[j] + gvr[j] * dvdh[j]
+            # gvr now holds G_H[t]; D[t] needs V[t-1], recomputed from H[t-1] as the forward
+            if leaky:
+                if want_k:
+                    xr = x[t, n]
+                    if t > 0:
+                        hp = membrane[t - 1, n]
+                        for j in range(width):
+                            h0 = hp[j]
+                            vp = _after_reset(h0, _count(h0, thr, one, zero), reset,
+                                              uniform, thr, inc, v_reset, one, zero)
+                            gkr[j] += gvr[j] * (xr[j] - (vp - v_reset))
+                    else:
+                        v0r = v0[n]
+                        for j in range(width):
+                            gkr[j] += gvr[j] * (xr[j] - (v0r[j] - v_reset))
+                for j in range(width):
+                    gh = gvr[j]
+                    gxr[j] = k[j] * gh
+                    gvr[j] = (one - k[j]) * gh
+            else:
+                for j in range(width):
+                    gxr[j] = gvr[j]
 
 
 @njit(cache=True, nogil=True, parallel=True)
