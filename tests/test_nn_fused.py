@@ -73,24 +73,15 @@ def _assert_grads_close(ours, ref, rtol):
                                    msg=lambda m, name=name: f"d/d{name}: {m}")
 
 
-@settings(max_examples=150, deadline=None)
-@given(neuron_cases())
-def test_fused_neuron_equals_reference_float64(case) -> None:
-    ours, g_ours = _run(case, torch.float64, reference=False)
-    ref, g_ref = _run(case, torch.float64, reference=True)
+@pytest.mark.parametrize(("dtype", "rtol"), [(torch.float64, 1e-12), (torch.float32, 1e-6)])
+@settings(max_examples=120, deadline=None)
+@given(case=neuron_cases())
+def test_fused_neuron_equals_reference(dtype: torch.dtype, rtol: float, case) -> None:
+    ours, g_ours = _run(case, dtype, reference=False)
+    ref, g_ref = _run(case, dtype, reference=True)
     for a, b in zip(ours, ref, strict=True):
         assert torch.equal(a, b)  # spikes, membranes and V[T-1] bit-identical
-    _assert_grads_close(g_ours, g_ref, rtol=1e-12)
-
-
-@settings(max_examples=60, deadline=None)
-@given(neuron_cases())
-def test_fused_neuron_equals_reference_float32(case) -> None:
-    ours, g_ours = _run(case, torch.float32, reference=False)
-    ref, g_ref = _run(case, torch.float32, reference=True)
-    for a, b in zip(ours, ref, strict=True):
-        assert torch.equal(a, b)
-    _assert_grads_close(g_ours, g_ref, rtol=1e-6)
+    _assert_grads_close(g_ours, g_ref, rtol=rtol)
 
 
 # ------------------------------------------------------------ the documented BPTT, in NumPy

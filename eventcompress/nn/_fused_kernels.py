@@ -130,11 +130,7 @@ def neuron_backward(grad_s, grad_h, has_grad_h, gv, membrane, x, v0, k, leaky, r
     Stages in separate loops over the row, as in the forward."""
     steps, rows, width = grad_s.shape
     n_thr = thr.shape[0]
-    v_reset = consts[0]
-    one = consts[1]
-    p1 = consts[2]
-    p2 = consts[3]
-    p3 = consts[4]
+    v_reset, one, p1, p2, p3 = consts[0], consts[1], consts[2], consts[3], consts[4]
     zero = one - one
     inc0 = inc[0]
     for n in prange(rows):
