@@ -11,6 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+EXAMPLE = ("examples:\n  eventcompress report runs/nmnist-stc-scb-mtlif/RUN\n"
+           "  eventcompress report runs/a runs/b --out reports/")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories")
