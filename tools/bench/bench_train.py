@@ -35,19 +35,26 @@ NMNIST = ROOT.parent / "shared" / "realdata" / "nmnist" / "NMNIST-small"
 def measure(variant: str, steps: int, samples: int, threads: int, root: Path) -> dict:
     import torch
 
+    from eventcompress.recipes import find_recipe, tomllib
     from eventcompress.train.data import prepare_data
     from eventcompress.train.engine import Trainer
-    from eventcompress.train.resolve import resolve_recipe
+    from eventcompress.train.resolve import dump_toml, resolve_recipe
     from eventcompress.train.rundir import RunDir
 
     torch.set_num_threads(threads)
-    # The bench measures the network on one input: every variant gets the same STC tensors.
-    recipe, text = resolve_recipe(f"nmnist-{variant}", (
-        'preprocessing.representation="stc"', "preprocessing.tau_s=20000.0",
-        "preprocessing.fine_bins=20", 'preprocessing.normalize="max"',
-        f"preprocessing.steps={steps}", 'training.loss="ce"',
-        "model.overrides.readout=\"membrane\"", "schedule.warmup_epochs=0",
-        "training.test_every_epoch=false", "training.bn_calibration_batches=0"), epochs=2)
+    # The bench measures the network on one input: every variant gets the same STC tensors
+    # (the recipe's representation table is replaced).
+    table = tomllib.loads(find_recipe(f"nmnist-{variant}").read_text())
+    table["preprocessing"]["representation"] = {
+        "type": "stc", "steps": steps, "tau_s": 20000.0, "fine_bins": 20, "normalize": "max",
+        "polarity": "split"}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"nmnist-{variant}.toml"
+        path.write_text(dump_toml(table))
+        recipe, text = resolve_recipe(path, (
+            'training.loss="ce"', "model.overrides.readout=\"membrane\"",
+            "schedule.warmup_epochs=0", "training.test_every_epoch=false",
+            "training.bn_calibration_batches=0"), epochs=2)
     train, val, test, _ = prepare_data(recipe, root, limit=samples)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(recipe, text, (train, val, test), RunDir(tmp), device="cpu",
