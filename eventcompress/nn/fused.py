@@ -5,7 +5,8 @@ step, a dozen small autograd nodes (charge, spike, reset, indexing, stacking), a
 pass walks them all, allocating a zero tensor of the whole sequence for every ``x[t]``. Here the
 whole ``T``-step recurrence is one ``torch.autograd.Function`` whose forward and backward are each
 one Numba pass over the elements (:mod:`._fused_kernels`). It stores only the membranes ``H``
-(and ``D = X - (V - V_reset)`` when the leak is trained) and computes the backward of
+(plus the input and ``V[-1]`` when the leak is trained: ``D = X - (V - V_reset)`` is recomputed
+from them) and computes the backward of
 docs/models.md ("Fused sequences") directly: spikes and membranes are bit-identical to the
 reference, gradients equal to rounding.
 
