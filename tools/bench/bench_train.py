@@ -35,26 +35,19 @@ NMNIST = ROOT.parent / "shared" / "realdata" / "nmnist" / "NMNIST-small"
 def measure(variant: str, steps: int, samples: int, threads: int, root: Path) -> dict:
     import torch
 
-    from eventcompress.recipes import find_recipe, tomllib
     from eventcompress.train.data import prepare_data
     from eventcompress.train.engine import Trainer
-    from eventcompress.train.resolve import dump_toml, resolve_recipe
+    from eventcompress.train.resolve import resolve_recipe
     from eventcompress.train.rundir import RunDir
 
     torch.set_num_threads(threads)
-    # The bench measures the network on one input: every variant gets the same STC tensors
-    # (the recipe's representation table is replaced).
-    table = tomllib.loads(find_recipe(f"nmnist-{variant}").read_text())
-    table["preprocessing"]["representation"] = {
-        "type": "stc", "steps": steps, "tau_s": 20000.0, "fine_bins": 20, "normalize": "max",
-        "polarity": "split"}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"nmnist-{variant}.toml"
-        path.write_text(dump_toml(table))
-        recipe, text = resolve_recipe(path, (
-            'training.loss="ce"', "model.overrides.readout=\"membrane\"",
-            "schedule.warmup_epochs=0", "training.test_every_epoch=false",
-            "training.bn_calibration_batches=0"), epochs=2)
+    # The bench measures the network on one input: every variant gets the same STC tensors.
+    recipe, text = resolve_recipe(f"nmnist-{variant}", (
+        "preprocessing.steps=[]",
+        f'preprocessing.representation={{type = "stc", steps = {steps}, tau_s = 20000.0, '
+        'fine_bins = 20, normalize = "max", polarity = "split"}', 'training.loss="ce"',
+        "model.overrides.readout=\"membrane\"", "schedule.warmup_epochs=0",
+        "training.test_every_epoch=false", "training.bn_calibration_batches=0"), epochs=2)
     train, val, test, _ = prepare_data(recipe, root, limit=samples)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(recipe, text, (train, val, test), RunDir(tmp), device="cpu",
@@ -69,15 +62,13 @@ class _NoStop:
     requested = False
 
 
-def spikingjelly_step(variant: str, steps: int, batch: int, threads: int, repeat: int) -> dict:
-    """ms per sample of one Adam step (forward, cross-entropy, backward) of ``nmnist-<variant>``
-    (fused neurons), of the same network on the per-step reference path
-    (``fused.reference()``), and of the ``nmnist-plif`` topology built from SpikingJelly's
-    multi-step layers and ``ParametricLIFNode`` (soft reset, rectangular surrogate, its firing
-    rate as the logits), interleaved round by round: best of ``repeat`` and the range of the
-    per-round speed ratios (a round's three steps ran within seconds of each other)."""
-    import time
-
+def plif_steppers(steps: int, batch: int, threads: int,
+                  variant: str = "plif") -> tuple[dict, tuple[int, int]]:
+    """One Adam step (forward, cross-entropy, backward) of ``nmnist-<variant>`` (``plif``: on
+    its readout's firing rate), of the same network on the per-step reference path
+    (``nn.fused.reference()``) and of the ``nmnist-plif`` topology built from SpikingJelly's
+    multi-step layers and ``ParametricLIFNode`` (soft reset, rectangular surrogate) on the same
+    batch: ``{"ours": fn, "reference": fn, "spikingjelly": fn}`` and the two parameter counts."""
     import torch
     import torch.nn.functional as F
     from spikingjelly.activation_based import functional, layer, neuron, surrogate
@@ -97,9 +88,8 @@ def spikingjelly_step(variant: str, steps: int, batch: int, threads: int, repeat
         layer.Conv2d(32, 64, 3, padding=1, bias=False), layer.BatchNorm2d(64), plif(),
         layer.MaxPool2d(2),
         layer.Flatten(), layer.Linear(64 * 8 * 8, 128, bias=False), layer.BatchNorm1d(128),
-        plif(), layer.Linear(128, 10), plif())
+        plif(), layer.Linear(128, 10, bias=False), layer.BatchNorm1d(10), plif())
     functional.set_step_mode(theirs, "m")
-    # plif with its spiking (rate) readout, as SpikingJelly's network ends in a PLIF layer
     ours = create_model(f"nmnist-{variant}", **({"readout": "rate"} if variant == "plif"
                                                   else {}))
     n_ours = sum(p.numel() for p in ours.parameters())
@@ -121,8 +111,17 @@ def spikingjelly_step(variant: str, steps: int, batch: int, threads: int, repeat
                 functional.reset_net(model)
         return step
 
-    steps_fn = {"ours": stepper(ours, False), "reference": stepper(ours, False, True),
-                "spikingjelly": stepper(theirs, True)}
+    return ({"ours": stepper(ours, False), "reference": stepper(ours, False, True),
+             "spikingjelly": stepper(theirs, True)}, (n_ours, n_theirs))
+
+
+def spikingjelly_step(variant: str, steps: int, batch: int, threads: int, repeat: int) -> dict:
+    """ms per sample of one step of each of :func:`plif_steppers`, interleaved round by round:
+    best of ``repeat`` and the range of the per-round speed ratios (a round's three steps ran
+    within seconds of each other, the fairer comparison under a changing load)."""
+    import time
+
+    steps_fn, params = plif_steppers(steps, batch, threads, variant)
     times: dict[str, list[float]] = {k: [] for k in steps_fn}
     for fn in steps_fn.values():
         fn()  # warm-up (and the Numba compilation, cached on disk after the first run)
@@ -137,7 +136,7 @@ def spikingjelly_step(variant: str, steps: int, batch: int, threads: int, repeat
             "reference_ms": 1e3 * min(times["reference"]) / batch,
             "sj_ms": 1e3 * min(times["spikingjelly"]) / batch,
             "ratio_range": (min(ratios), max(ratios)), "gain_range": (min(gains), max(gains)),
-            "params": (n_ours, n_theirs)}
+            "params": params}
 
 
 def main() -> None:
