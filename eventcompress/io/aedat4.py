@@ -213,13 +213,12 @@ def _check_coordinates(path: str, x: np.ndarray, y: np.ndarray, size: tuple[int,
         return
     i = int(np.flatnonzero((x >= width) | (y >= height))[0])
     field, value, bound = ("x", int(x[i]), width) if x[i] >= width else ("y", int(y[i]), height)
-    raise CoordinateRangeError(
-        path, f"event {i} of stream {stream_id} (in packet {packet_of(i)}, 0-based, counting all "
-        f"streams) has {field}={value} (x={int(x[i])}, y={int(y[i])}), outside the "
-        f"{width}x{height} sensor", row=i,
-        expected=f"{field} < {bound}, as sizeX={width}/sizeY={height} of stream {stream_id} "
-        "declare (pass check_range=False to keep such events)",
-    )
+    raise CoordinateRangeError.outside(
+        path, i, x[i], y[i], size,
+        detail=f"(event {i} of stream {stream_id} (in packet {packet_of(i)}, 0-based, counting "
+        f"all streams) has {field}={value})",
+        hint=f"{field} < {bound}, as sizeX={width}/sizeY={height} of stream {stream_id} "
+        "declare; pass check_range=False to keep such events")
 
 
 def aedat4_stream_ids(path: str | os.PathLike[str]) -> dict[int, str]:

@@ -106,9 +106,8 @@ def _sensor_for(x: np.ndarray, y: np.ndarray, sensor_size: Any, default: tuple[i
     if fit[0] > size[0] or fit[1] > size[1]:
         bad = np.flatnonzero((x >= size[0]) | (y >= size[1]))
         i = int(bad[0])
-        raise CoordinateRangeError(
-            path, f"event {i} at (x={int(x[i])}, y={int(y[i])}) lies outside the "
-            f"{size[0]}x{size[1]} sensor", row=i, expected="a sensor_size holding every event")
+        raise CoordinateRangeError.outside(path, i, x[i], y[i], size,
+                                           hint="pass a sensor_size holding every event")
     return size
 
 

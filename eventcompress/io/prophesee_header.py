@@ -384,14 +384,10 @@ def finish_read(
         if len(outside):
             i = int(outside[0])
             offset = header.payload_offset + word_size * int(word_of_event(i))
-            raise CoordinateRangeError(
-                path,
-                f"event {i} at (x={x[i]}, y={y[i]}) lies outside the {width}x{height} sensor "
-                f"(size from {source})",
-                offset=offset,
-                expected="coordinates inside the sensor; pass a larger sensor_size or "
-                "check_range=False to keep such events",
-            )
+            raise CoordinateRangeError.outside(
+                path, i, x[i], y[i], (width, height), offset=offset,
+                detail=f"(size from {source})",
+                hint="pass a larger sensor_size or check_range=False to keep such events")
     meta = {
         "format": fmt,
         "path": path,
