@@ -3,15 +3,20 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 NMNIST ?= ../shared/realdata/nmnist/NMNIST-small
+# CPU wheels of torch; point it at a mirror (or PyPI, for CUDA) if needed.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: test demo lint bench clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	# torch first and pinned: an unpinned resolve would pull the multi-GB CUDA build.
-	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -e '.[dev,aedat,tonic]'
+	# torch first, from PyTorch's CPU index: the PyPI wheel of torch for Linux x86-64 is the
+	# multi-GB CUDA build, whatever the version pin. (Pinning alone keeps a CPU torch only
+	# where one is already installed.)
+	$(PY) -m pip install torch==2.13.0 --index-url $(TORCH_INDEX)
+	# dev holds the test oracles (tonic, aedat); the runtime needs neither.
+	$(PY) -m pip install -e '.[dev,aedat]'
 	touch $@
 
 test: $(VENV)/.installed
@@ -23,7 +28,7 @@ DEMO_RUN := runs/demo-$(shell date -u +%Y%m%d-%H%M%S)
 DEMO_EPOCHS ?= 10
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/eventcompress info $(NMNIST)
+	$(VENV)/bin/eventcompress demo $(NMNIST) --png runs/demo.png
 	$(VENV)/bin/eventcompress train nmnist-stc-scb-mtlif --data-root $(NMNIST) --epochs $(DEMO_EPOCHS) --threads 1 --out $(DEMO_RUN)
 	$(VENV)/bin/eventcompress report $(DEMO_RUN)
 

@@ -1,7 +1,8 @@
 """The in-memory representation of one recording: a struct of arrays.
 
 ``Events`` holds ``x``, ``y`` (uint16), ``t`` (int64 microseconds), ``p`` (uint8, 1 = ON), the
-``sensor_size`` as ``(width, height)`` and free-form ``metadata``. Arrays are 1-D, C-contiguous
+``sensor_size`` as ``(width, height)`` (tonic's ``(width, height, n_polarities)`` is accepted and
+stored as ``(width, height)``) and free-form ``metadata``. Arrays are 1-D, C-contiguous
 and of equal length, which is what the Numba kernels take without copying.
 
 Conversions to and from tonic's structured arrays (any field order, any integer or bool field
@@ -70,6 +71,19 @@ def polarity_from_signed(p: Any) -> np.ndarray:
     return (arr > 0).astype(P_DTYPE)
 
 
+def as_sensor_size(sensor_size: Any) -> tuple[int, int]:
+    """``(width, height)`` from ``(width, height)`` or tonic's ``(width, height, n_polarities)``
+    (the polarity count is dropped); ValueError for anything else or a size below 1."""
+    try:
+        size = tuple(int(v) for v in sensor_size)
+    except (TypeError, ValueError):
+        size = ()
+    if len(size) not in (2, 3) or size[0] <= 0 or size[1] <= 0:
+        raise ValueError("sensor_size must be (width, height) or tonic's (width, height, "
+                         f"n_polarities) with positive sizes, got {sensor_size!r}")
+    return size[0], size[1]
+
+
 def _as_field(name: str, values: Any, dtype: np.dtype) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim != 1:
@@ -119,10 +133,7 @@ class Events:
             raise ValueError(
                 f"Events fields differ in length: x={n}, y={len(self.y)}, t={len(self.t)}, p={len(self.p)}"
             )
-        w, h = (int(v) for v in self.sensor_size)
-        if w <= 0 or h <= 0:
-            raise ValueError(f"sensor_size must be positive (width, height), got {self.sensor_size}")
-        object.__setattr__(self, "sensor_size", (w, h))
+        object.__setattr__(self, "sensor_size", as_sensor_size(self.sensor_size))
         object.__setattr__(self, "metadata", dict(self.metadata))
 
     # -- basic protocol -------------------------------------------------------------------
@@ -170,12 +181,10 @@ class Events:
         contiguous arrays. Skipping ``__post_init__`` saves microseconds per file, which is most
         of the cost of reading a small N-MNIST sample."""
         obj = object.__new__(cls)
-        object.__setattr__(obj, "x", x)
-        object.__setattr__(obj, "y", y)
-        object.__setattr__(obj, "t", t)
-        object.__setattr__(obj, "p", p)
-        object.__setattr__(obj, "sensor_size", sensor_size)
-        object.__setattr__(obj, "metadata", {} if metadata is None else metadata)
+        # One dict update instead of six object.__setattr__ calls (the dataclass is frozen but
+        # has no __slots__, so its fields live in the instance __dict__).
+        obj.__dict__.update(x=x, y=y, t=t, p=p, sensor_size=sensor_size,
+                            metadata={} if metadata is None else metadata)
         return obj
 
     @classmethod

@@ -399,11 +399,15 @@ def load(path: str | os.PathLike[str]) -> Recipe:
 
 
 def default_folder() -> Path:
-    """``$EVENTCOMPRESS_MODELS``, else ``models/`` next to the package (the repository root)."""
+    """``$EVENTCOMPRESS_MODELS``; else the recipes a wheel ships in ``eventcompress/_recipes``
+    (copied from ``models/`` at build time, see setup.py); else ``models/`` next to the
+    package (a source checkout or editable install)."""
     env = os.environ.get("EVENTCOMPRESS_MODELS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "models"
+    package = Path(__file__).resolve().parent
+    shipped = package / "_recipes"
+    return shipped if shipped.is_dir() else package.parent / "models"
 
 
 def list_recipes(folder: str | os.PathLike[str] | None = None) -> list[Path]:

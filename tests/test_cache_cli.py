@@ -58,8 +58,6 @@ def test_recipe_gives_its_pipeline() -> None:
     from eventcompress import recipes
 
     recipe = recipes.load(recipes.find_recipe("nmnist-mtlif"))
-    if not hasattr(recipe, "pipeline"):
-        pytest.skip("Recipe.pipeline is not in this tree yet (added on the recipes branch)")
     args = _build_args("--recipe", "nmnist-mtlif")
     assert pipeline_from_args(args, (34, 34)) == recipe.pipeline
 
@@ -152,3 +150,26 @@ def test_cache_commands_do_not_import_torch(small_nmnist: Path, tmp_path: Path) 
                             "'h5py', 'numba') if m in sys.modules))"],
                            capture_output=True, text=True, env=env, check=True)
     assert plain.stdout.strip() == "[]"
+
+
+def test_events_store_in_hdf5_from_the_command(small_nmnist: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from eventcompress.datasets import get_dataset, load_sample
+
+    argv = ["cache", "build", "nmnist", "--root", str(small_nmnist), "--out", str(tmp_path),
+            "--split", "test", "--representation", "events", "--size", "17x17", "--backend",
+            "hdf5", "-q", "--jobs", "1"]
+    assert main(argv) == 0
+    (path,) = [Path(p) for p in capsys.readouterr().out.split()]
+    assert path.suffix == ".h5"
+    store = open_store(path)
+    assert store.kind == "events" and store.attrs["codec"] == "lzf"
+    listed = {s.id: s for s in get_dataset("nmnist").samples(small_nmnist, "test")}
+    pipeline = Pipeline(steps=(Downsample(2),))
+    for i in (0, 7, 19):
+        ref = pipeline(load_sample(listed[str(store.sample_ids[i])]))
+        ev = store.read_events(i)
+        assert ev.sensor_size == (17, 17) and np.array_equal(ev.x, ref.x)
+        assert np.array_equal(ev.t, ref.t) and np.array_equal(ev.p, ref.p)
+    assert main(["cache", "info", str(path)]) == 0
+    assert "events: " in capsys.readouterr().out

@@ -13,6 +13,7 @@ import pytest
 from cache_helpers import make_gesture, moving_bar
 
 from eventcompress.cache import build, build_from, open_store
+from eventcompress.cache.builder import SampleErrors
 from eventcompress.cache.format import to_storage
 from eventcompress.cache.shards import ShardIO, fast_path
 from eventcompress.datasets import get_dataset, load_sample
@@ -88,6 +89,20 @@ def test_build_from_events_and_tonic_arrays(tmp_path: Path) -> None:
                       shard_samples=4) == a  # same content, same key: reused
     with pytest.raises(ValueError, match="sensor_size"):
         build_from([(tonic_arrays[0], 0)], pipeline, tmp_path / "c", progress=False)
+    # a stream of another sensor size fails alone, named in the error list
+    odd = moving_bar(rng, 300, (20, 20), 0, 100_000)
+    with pytest.raises(SampleErrors, match="1 sample"):
+        build_from([(streams[0], 0), (odd, 1), (streams[1], 2)], pipeline, tmp_path / "d",
+                   sensor_size=(40, 30), progress=False)
+    path = build_from([(streams[0], 0), (odd, 1), (streams[1], 2)], pipeline, tmp_path / "d",
+                      sensor_size=(40, 30), progress=False, allow_errors=True)
+    store = open_store(path)
+    assert list(store.failed) == [1] and "sensor size" in store.errors[0]["reason"]
+    # all of one other size: each fails alone, nothing of the wrong shape is written
+    with pytest.raises(SampleErrors, match="2 sample"):
+        build_from([(odd, 0), (odd, 1)], pipeline, tmp_path / "e", sensor_size=(40, 30),
+                   progress=False)
+    assert np.array_equal(store.read([2])[0], pipeline(streams[1]).astype(np.float16))
 
 
 def test_direct_shards_match_zarr_both_ways(tmp_path: Path) -> None:
@@ -114,6 +129,22 @@ def test_direct_shards_match_zarr_both_ways(tmp_path: Path) -> None:
         reader = ShardIO(fast_path(tmp_path / f"{name}.zarr" / "theirs"))
         rows = np.array([0, 3, 4, 9, 10, 22])
         assert np.array_equal(reader.read_rows(rows), values[rows])  # we read zarr's
+
+
+def test_direct_row_ranges_across_chunks_and_shards(tmp_path: Path) -> None:
+    import zarr
+
+    values = np.arange(31, dtype=np.int64) * 7 - 50
+    group = zarr.open_group(tmp_path / "r.zarr", mode="w")
+    arr = group.create_array("t", shape=(31,), chunks=(4,), shards=(12,), dtype="int64",
+                             fill_value=0)
+    io = ShardIO(fast_path(tmp_path / "r.zarr" / "t"))
+    for s, lo in enumerate(range(0, 31, 12)):
+        io.write_shard(s, values[lo:lo + 12])
+    assert np.array_equal(arr[:], values)
+    reader = ShardIO(fast_path(tmp_path / "r.zarr" / "t"))
+    for lo, hi in ((0, 31), (3, 5), (11, 13), (12, 24), (23, 31), (30, 31), (7, 7)):
+        assert np.array_equal(reader.read_range(lo, hi), values[lo:hi]), (lo, hi)
 
 
 def test_other_codec_chain_is_read_through_zarr(tmp_path: Path) -> None:

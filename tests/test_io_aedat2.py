@@ -89,7 +89,10 @@ def test_files_we_write_match_tonic_read_dvs_128(tmp_path_factory, events, conve
 def test_real_jaer_header_only_file(realdata: Path) -> None:
     f = realdata / "other_formats" / "aedat2_header" / "tonic_sample_aedat_header.aedat"
     events = read_aedat2(f)
-    assert len(events) == 0 and events.sensor_size == (128, 128)
+    # The AEChip line names a DAVIS346: its pixel array, not the DVS128 default.
+    assert len(events) == 0 and events.sensor_size == (346, 260)
+    assert (events.metadata["chip"], events.metadata["chip_class"]) == (
+        "DAVIS346", "eu.seebetter.ini.chips.davis.Davis346red")
     header = events.metadata["header"]
     assert header[0] == "#!AER-DAT2.0"
     assert "# AEChip: eu.seebetter.ini.chips.davis.Davis346red" in header

@@ -18,7 +18,7 @@ from eventcompress.errors import (
     UnknownFormatError,
 )
 from eventcompress.events import Events
-from eventcompress.io import FORMATS, read, sniff_format, write
+from eventcompress.io import FORMATS, read, read_aedat2, sniff_format, write
 
 EVENTS = Events([1, 2, 3], [4, 5, 6], [10, 20, 30], [1, 0, 1], (34, 34))
 
@@ -111,9 +111,14 @@ def test_unknown_format_names_file_bytes_and_formats(tmp_path: Path) -> None:
     (tmp_path / "x.raw").write_bytes(b"% just a comment\n\x00\x00")
     with pytest.raises(UnknownFormatError, match="no EVT"):
         sniff_format(tmp_path / "x.raw")
-    (tmp_path / "v9.aedat").write_bytes(b"#!AER-DAT9.0\r\n")
-    with pytest.raises(UnknownFormatError, match="AEDAT version 9.0"):
-        sniff_format(tmp_path / "v9.aedat")
+    # An unsupported AEDAT version is a HeaderError at its line, from read() as from the reader.
+    v9 = tmp_path / "v9.aedat"
+    v9.write_bytes(b"# comment\n#!AER-DAT9.0\r\n")
+    for call in (sniff_format, read, read_aedat2):
+        with pytest.raises(HeaderError, match=r"v9.aedat \(byte offset 10\): unsupported AEDAT "
+                           r"version 9.0") as info:
+            call(v9)
+        assert not isinstance(info.value, UnknownFormatError) and info.value.expected
     (tmp_path / "h.txt").write_bytes(b"# hash comment but not .aedat\n")
     with pytest.raises(UnknownFormatError):
         sniff_format(tmp_path / "h.txt")

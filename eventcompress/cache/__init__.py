@@ -16,7 +16,7 @@ from typing import Any
 
 #: public name -> module (resolved on first use: zarr and h5py load only when needed)
 _LAZY = {
-    "build": "builder", "build_store": "builder", "build_from": "builder",
+    "build": "builder", "build_store": "builder", "build_from": "from_iterable",
     "BuildReport": "builder", "SampleErrors": "builder", "remove_store": "builder",
     "open_store": "store", "Store": "store", "read_store_attrs": "store",
     "store_key": "format", "store_name": "format", "STORE_FORMAT_VERSION": "format",

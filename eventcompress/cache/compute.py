@@ -9,7 +9,8 @@ writer only writes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,24 +71,26 @@ def _decode(task: Task, result: TaskResult) -> list[Any]:
     from ..events import Events
 
     out: list[Any] = [None] * len(task.items)
-    # (path, decoded file or the exception, whether its timestamps are sorted)
-    current: tuple[Any, Any, bool] = (None, None, False)
+    # (path, decoded file or the exception, whether its timestamps are sorted: None until a
+    # cut needs to know)
+    current: list[Any] = [None, None, None]
     for k, item in enumerate(task.items):
         if isinstance(item, Events):
             out[k] = item
             continue
         if current[0] != item.path:
             try:
-                decoded = read_sample_file(item)
-                current = (item.path, decoded, decoded.is_sorted())
+                current = [item.path, read_sample_file(item), None]
             except Exception as exc:  # a bad file fails its samples, not the build
-                current = (item.path, exc, False)
+                current = [item.path, exc, None]
         decoded = current[1]
         if isinstance(decoded, BaseException):
             _fail(result, task.lo + k, item, decoded)
             continue
         try:
-            out[k] = _cut(item, decoded, current[2])
+            if item.time_slice is not None and current[2] is None:
+                current[2] = decoded.is_sorted()
+            out[k] = _cut(item, decoded, bool(current[2]))
         except Exception as exc:
             _fail(result, task.lo + k, item, exc)
     return out
@@ -129,8 +132,9 @@ def _dense(task: Task, events: list[Any], result: TaskResult) -> None:
         except Exception:
             pass  # find the bad sample one by one below
         else:
-            result.dense, result.saturated = to_storage(computed, layout.dtype)
-            return
+            if computed.shape[1:] == layout.row_shape:
+                result.dense, result.saturated = to_storage(computed, layout.dtype)
+                return
     block = np.zeros((n, *layout.row_shape), layout.dtype)
     for k in ok:
         try:
@@ -160,6 +164,10 @@ def _ragged(task: Task, events: list[Any], result: TaskResult) -> None:
                 length = len(out)
             else:
                 frames = np.asarray(pipeline(ev, sample_index=task.lo + k))
+                if frames.shape[1:] != layout.row_shape:
+                    raise ValueError(f"the pipeline gave frames of shape {frames.shape[1:]}, "
+                                     f"the store holds {layout.row_shape} (a recording of "
+                                     "another sensor size?)")
                 stored, saturated = to_storage(frames, layout.dtype)
                 values = {"data": stored}
                 length = len(stored)
@@ -195,14 +203,32 @@ def compute_task(task: Task) -> TaskResult:
     else:
         _ragged(task, events, result)
     if task.encode and result.dense is not None:
-        result.chunks = encode_chunks(result.dense, 1, task.layout.dtype,
-                                      _codec(task.compressor, task.layout.dtype))
+        with _blosc_in_this_thread():
+            result.chunks = encode_chunks(result.dense, 1, task.layout.dtype,
+                                          _codec(task.compressor, task.layout.dtype))
         result.dense = None
     result.decode_s, result.transform_s = mid - start, time.perf_counter() - mid
     return result
 
 
 _CODECS: dict[str, Any] = {}
+
+
+@contextmanager
+def _blosc_in_this_thread() -> Iterator[None]:
+    """Blosc without its thread pool for the block: handing a few-kB chunk to other threads
+    costs more than compressing it (and the cores are busy with other samples already)."""
+    try:
+        import numcodecs.blosc as blosc
+    except ImportError:
+        yield
+        return
+    before = blosc.use_threads
+    blosc.use_threads = False
+    try:
+        yield
+    finally:
+        blosc.use_threads = before
 
 
 def _codec(compressor: dict[str, Any] | None, dtype: np.dtype) -> Any:

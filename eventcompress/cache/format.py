@@ -64,6 +64,9 @@ SHARD_BYTES = 32 * 2**20
 TASK_SAMPLES = 128
 # Rows (events or frames) per chunk of a flat ragged array.
 EVENT_CHUNK = 65_536
+# At most this many chunks per shard: a shard's index holds 16 bytes per chunk, written whole
+# even for a short last shard (tiny frames would otherwise give megabyte indexes).
+MAX_CHUNKS_PER_SHARD = 4096
 RAGGED_SHARD_SAMPLES = 1024
 
 
@@ -146,7 +149,7 @@ def plan_layout(pipeline: Any, sensor_size: tuple[int, int], n_samples: int,
     if shard_samples is None:
         if kind == "dense":
             per_sample = int(np.prod(row_shape)) * stored.itemsize
-            shard_samples = max(1, SHARD_BYTES // max(1, per_sample))
+            shard_samples = min(MAX_CHUNKS_PER_SHARD, max(1, SHARD_BYTES // max(1, per_sample)))
         else:
             shard_samples = RAGGED_SHARD_SAMPLES
     if shard_samples < 1:
@@ -157,7 +160,8 @@ def plan_layout(pipeline: Any, sensor_size: tuple[int, int], n_samples: int,
         chunk = EVENT_CHUNK if kind == "events" else 1
         row_bytes = EVENT_DTYPE.itemsize if kind == "events" \
             else int(np.prod(row_shape)) * stored.itemsize
-        wanted = shard_rows if shard_rows is not None else SHARD_BYTES // row_bytes
+        wanted = shard_rows if shard_rows is not None else \
+            min(SHARD_BYTES // row_bytes, MAX_CHUNKS_PER_SHARD * chunk)
         rows = max(1, -(-int(wanted) // chunk)) * chunk
     return StoreLayout(kind, tuple(int(v) for v in row_shape), stored, shard_samples, rows)
 

@@ -134,6 +134,7 @@ class ShardIO:
         self.codec = _numcodec(array.compressor, array.dtype)
         self._index: dict[int, np.ndarray | None] = {}
         self._files: dict[int, int] = {}
+        self._last: tuple[int, np.ndarray] | None = None
         self._pid = os.getpid()
 
     # -- writing ------------------------------------------------------------------------
@@ -172,8 +173,8 @@ class ShardIO:
 
     # -- reading ------------------------------------------------------------------------
     def _fd(self, shard: int) -> int | None:
-        if self._pid != os.getpid():  # forked: the inherited descriptors share offsets
-            self._files, self._index, self._pid = {}, {}, os.getpid()
+        if self._pid != os.getpid():  # forked: start with descriptors of this process
+            self._files, self._index, self._last, self._pid = {}, {}, None, os.getpid()
         fd = self._files.get(shard)
         if fd is None:
             try:
@@ -222,8 +223,39 @@ class ShardIO:
                                    ).reshape(a.chunk_shape)[0]
         return out
 
+    def _chunk(self, c: int) -> np.ndarray | None:
+        """Chunk ``c`` (counted along the first axis over the whole array), decoded; None
+        when absent (all fill value)."""
+        a = self.array
+        if self._last is not None and self._last[0] == c and self._pid == os.getpid():
+            return self._last[1]
+        shard, local = divmod(c, a.chunks_per_shard)
+        index = self._shard_index(shard)
+        if index is None or index[local][0] == _ABSENT:
+            return None
+        offset, length = index[local]
+        data = os.pread(self._files[shard], int(length), int(offset))
+        raw = data if self.codec is None else self.codec.decode(data)
+        values = np.frombuffer(raw, a.dtype, count=int(np.prod(a.chunk_shape))
+                               ).reshape(a.chunk_shape)
+        self._last = (c, values)
+        return values
+
+    def read_range(self, lo: int, hi: int) -> np.ndarray:
+        """Rows ``lo:hi``, whole chunks decoded once each (the last one is kept: consecutive
+        samples of a ragged store share chunks)."""
+        a = self.array
+        out = np.zeros((max(0, hi - lo), *a.shape[1:]), a.dtype)
+        rows = a.chunk_rows
+        for c in range(lo // rows, -(-hi // rows)):
+            start, end = max(lo, c * rows), min(hi, (c + 1) * rows)
+            values = self._chunk(c)
+            if values is not None:
+                out[start - lo:end - lo] = values[start - c * rows:end - c * rows]
+        return out
+
     def close(self) -> None:
         if self._pid == os.getpid():
             for fd in self._files.values():
                 os.close(fd)
-        self._files, self._index = {}, {}
+        self._files, self._index, self._last = {}, {}, None

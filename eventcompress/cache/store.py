@@ -36,8 +36,7 @@ class _ZarrReader:
     def _shards(self, name: str) -> ShardIO | None:
         if name not in self._fast:
             array = fast_path(self.path / name)
-            ok = array is not None and array.chunk_rows == 1
-            self._fast[name] = ShardIO(array) if ok else None
+            self._fast[name] = None if array is None else ShardIO(array)
         return self._fast[name]
 
     def _array(self, name: str) -> Any:
@@ -55,14 +54,14 @@ class _ZarrReader:
 
     def take(self, name: str, indices: np.ndarray) -> np.ndarray:
         fast = self._shards(name)
-        if fast is not None:
+        if fast is not None and fast.array.chunk_rows == 1:
             return fast.read_rows(indices)
         return self._array(name).oindex[indices]
 
     def rows(self, name: str, lo: int, hi: int) -> np.ndarray:
         fast = self._shards(name)
         if fast is not None:
-            return fast.read_rows(np.arange(lo, hi))
+            return fast.read_range(lo, hi)
         return self._array(name)[lo:hi]
 
     def close(self) -> None:

@@ -28,7 +28,9 @@ def _compressors(codec: str) -> Any:
     if codec == "none":
         return None
     if codec == "blosc-lz4":
-        return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+        # no shuffle: on sparse STC / count tensors it compresses better (3.9x against 3.1x
+        # on N-MNIST float16) and encodes and decodes faster (docs/benchmarks.md)
+        return BloscCodec(cname="lz4", clevel=5, shuffle="noshuffle")
     if codec == "zstd":
         return ZstdCodec(level=3)
     raise ValueError(f"unknown zarr codec {codec!r}")

@@ -21,6 +21,8 @@ _EXAMPLES = {
     "ls": "example:\n  eventcompress cache ls cache/",
     "rm": "example:\n  eventcompress cache rm cache/nmnist-train-3f1c9a0b2d4e.zarr",
 }
+EXAMPLE = "examples:\n" + "\n".join(
+    line for text in _EXAMPLES.values() for line in text.splitlines()[1:])
 _HELP = {
     "build": "build (or find) the store(s) of a dataset split through a pipeline",
     "info": "describe a store: pipeline, counts, shape, dtype, size, classes, errors",

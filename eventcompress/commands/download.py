@@ -11,6 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+EXAMPLE = ("examples:\n  eventcompress download nmnist --root data/\n"
+           "  eventcompress download cifar10dvs --root data/ --source tonic\n"
+           "  eventcompress download dvsgesture --root data/   (prints the manual steps)")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", choices=["nmnist", "cifar10dvs", "dvsgesture"])
@@ -31,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import EventCompressError
 
     try:
+        # quiet=None: progress bars only on a terminal (tqdm's disable=None), messages always.
         root = download(args.dataset, args.root, source=args.source, mirror=args.mirror,
-                        quiet=args.quiet)
+                        quiet=True if args.quiet else None)
     except ManualDownloadRequired as exc:
         print(str(exc), file=sys.stderr)
         return 2

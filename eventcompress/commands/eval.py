@@ -14,6 +14,10 @@ import json
 import sys
 
 
+EXAMPLE = ("examples:\n  eventcompress eval runs/nmnist-stc-scb-mtlif/RUN/best.pt --data-root DIR\n"
+           "  eventcompress eval runs/RUN/best.pt --data-root DIR --split test --json")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="best.pt, last.pt or a run dir")
     parser.add_argument("--data-root", required=True, metavar="DIR", help="dataset folder")

@@ -1,10 +1,16 @@
-"""`eventcompress info ROOT`: what a dataset folder holds, and how fast it decodes.
+"""`eventcompress info PATH`: what a dataset folder holds and how fast it decodes, or what one
+recording holds.
 
-Prints the detected dataset and layout, samples per class and split, then decodes the samples
-(all by default, ``--limit N`` for N evenly spaced ones) and prints events per sample, duration
-and decode speed. Each file is decoded once even when several samples share it (DVS Gesture
-trials); one file is read before timing starts so one-off costs (Numba compilation or cache
-loading, imports) are not counted as decode time.
+For a folder: the detected dataset and layout, samples per class and split, then the samples
+are decoded (all by default, ``--limit N`` for N evenly spaced ones) and events per sample,
+duration and decode speed printed. Each file is decoded once even when several samples share it
+(DVS Gesture trials); one file is read before timing starts so one-off costs (Numba compilation
+or cache loading, imports) are not counted as decode time. A file that cannot be decoded is
+reported on stderr and skipped; the summary covers the others and the exit status is 1
+(``--strict`` stops at the first such file instead).
+
+For a file: its format (sniffed), sensor, events, duration, event rate, polarity balance and
+time order.
 """
 
 from __future__ import annotations
@@ -13,15 +19,19 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import EventCompressError
 
+EXAMPLE = ("examples:\n  eventcompress info ../shared/realdata/nmnist/NMNIST-small --limit 200\n"
+           "  eventcompress info Train/3/00010.bin")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("root", help="dataset folder")
+    parser.add_argument("root", metavar="PATH", help="dataset folder, or one recording file")
     parser.add_argument("--dataset", choices=["nmnist", "cifar10dvs", "dvsgesture"],
                         help="dataset (default: detected from the folder layout)")
     parser.add_argument("--split", choices=["train", "test", "all"], default="all",
@@ -33,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random CIFAR10-DVS split")
     parser.add_argument("--mode", choices=["rows", "dedupe"], default="rows",
                         help="DVS Gesture label rows: one sample per row or merged (default rows)")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first recording that cannot be decoded (default: "
+                             "report it, skip it, exit with status 1 at the end)")
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[object]],
@@ -57,6 +70,7 @@ class DecodeStats:
     events_read: int = 0
     files_read: int = 0
     seconds: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (path, error) per file
 
 
 def pick_evenly(n: int, limit: int | None) -> np.ndarray:
@@ -68,7 +82,9 @@ def pick_evenly(n: int, limit: int | None) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
 
 
-def decode_samples(samples: Sequence, quiet: bool) -> DecodeStats:
+def decode_samples(samples: Sequence, quiet: bool, strict: bool = True) -> DecodeStats:
+    """Decode every file behind ``samples`` once. With ``strict`` the first unreadable file
+    raises; otherwise it is recorded in ``failures`` (and reported on stderr) and skipped."""
     from tqdm.auto import tqdm
 
     from ..datasets.base import read_sample_file, slice_sample
@@ -78,11 +94,26 @@ def decode_samples(samples: Sequence, quiet: bool) -> DecodeStats:
     for s in samples:
         by_file.setdefault(s.path, []).append(s)
     groups = list(by_file.values())
-    if groups:
-        read_sample_file(groups[0][0])  # warm-up, not timed
-    for group in tqdm(groups, desc="decoding", unit="file", disable=quiet, leave=False):
+    for group in groups:  # warm-up on the first readable file, not timed
+        try:
+            read_sample_file(group[0])
+            break
+        except (EventCompressError, OSError):
+            if strict:
+                raise
+    # disable=None: no bar when stderr is not a terminal (no stray "0%|" lines in logs).
+    bar = tqdm(groups, desc="decoding", unit="file", disable=True if quiet else None,
+               leave=False)
+    for group in bar:
         start = time.perf_counter()
-        events = read_sample_file(group[0])
+        try:
+            events = read_sample_file(group[0])
+        except (EventCompressError, OSError) as exc:
+            if strict:
+                raise
+            stats.failures.append((str(group[0].path), str(exc)))
+            bar.write(f"eventcompress info: skipped {group[0].path}: {exc}", file=sys.stderr)
+            continue
         stats.seconds += time.perf_counter() - start
         stats.events_read += len(events)
         stats.files_read += 1
@@ -108,8 +139,24 @@ def _rate(v: float) -> str:
     return f"{v:.1f} "
 
 
+def _layout_failure(exc: EventCompressError) -> str:
+    """A layout error with its cause first: the summary line, then what the folder holds, then
+    the expected layouts (which run to dozens of lines)."""
+    lines = str(exc).splitlines()
+    if len(lines) < 3:
+        return "\n".join(lines)
+    return "\n".join([lines[0], lines[-1], "", *lines[1:-1]])
+
+
 def run(args: argparse.Namespace) -> int:
     from ..datasets import detect_dataset, get_dataset
+
+    path = Path(args.root)
+    if not path.exists():
+        print(f"eventcompress info: {path}: no such file or folder", file=sys.stderr)
+        return 1
+    if path.is_file():
+        return describe_recording(path)
 
     options = {"cifar10dvs": {"split_scheme": args.scheme, "seed": args.seed},
                "dvsgesture": {"mode": args.mode}}
@@ -122,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         split = None if args.split == "all" else args.split
         samples = dataset.samples(args.root, split=split)
     except EventCompressError as exc:
-        print(f"eventcompress info: {exc}", file=sys.stderr)
+        print(f"eventcompress info: {_layout_failure(exc)}", file=sys.stderr)
         return 1
     if args.limit is not None and args.limit < 0:
         print("eventcompress info: --limit must be >= 0", file=sys.stderr)
@@ -160,11 +207,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     sys.stdout.flush()  # the tables above come before the progress bar on stderr
     try:
-        stats = decode_samples(chosen, args.quiet)
-    except EventCompressError as exc:
-        print(f"eventcompress info: {exc}", file=sys.stderr)
+        stats = decode_samples(chosen, args.quiet, strict=getattr(args, "strict", False))
+    except (EventCompressError, OSError) as exc:
+        print(f"eventcompress info: {exc} (--strict: stopped here)", file=sys.stderr)
         return 1
     print(f"decoded {len(chosen):,} of {len(samples):,} samples ({stats.files_read:,} files)")
+    if not stats.counts:
+        print(f"no file could be decoded ({len(stats.failures):,} failed)")
+        return 1
     rows = []
     for sp in [*splits, "all"]:
         if sp == "all":
@@ -186,4 +236,45 @@ def run(args: argparse.Namespace) -> int:
     print(f"decode speed  {_rate(stats.events_read / secs)}events/s, "
           f"{stats.files_read / secs:,.0f} files/s "
           f"({stats.events_read:,} events in {stats.seconds * 1000:,.1f} ms, warm-up read excluded)")
+    if stats.failures:
+        print(f"\n{len(stats.failures):,} file(s) could not be decoded and were skipped "
+              "(listed on stderr; --strict stops at the first)")
+        return 1
+    return 0
+
+
+def describe_recording(path: Path) -> int:
+    """Print what one recording holds; 1 (with the reason on stderr) when it cannot be read."""
+    from .. import io as ec_io
+
+    try:
+        ec_io.read(path, on_unsorted="ignore")  # warm-up: compilation / cache loading
+        start = time.perf_counter()
+        events = ec_io.read(path, on_unsorted="ignore")
+        seconds = time.perf_counter() - start
+    except (EventCompressError, OSError) as exc:
+        print(f"eventcompress info: {exc}", file=sys.stderr)
+        return 1
+    meta = events.metadata
+    n = len(events)
+    w, h = events.sensor_size
+    print(f"file      {path}")
+    fmt = str(meta.get("format", "?"))
+    spec = ec_io.FORMATS.get(fmt)
+    extra = [f"{k} {meta[k]}" for k in ("version", "chip", "layout") if meta.get(k)]
+    print(f"format    {fmt}" + (f" ({spec.description})" if spec else "")
+          + (f", {', '.join(extra)}" if extra else ""))
+    print(f"sensor    {w} x {h}")
+    print(f"events    {_fmt_int(n)}")
+    if n:
+        duration = events.duration
+        print(f"time      {int(events.t[0]):,} .. {int(events.t[-1]):,} us "
+              f"(duration {_fmt_ms(duration)} ms)")
+        if duration:
+            print(f"rate      {_rate(n / (duration * 1e-6))}events/s")
+        on = int(events.p.sum())
+        print(f"polarity  {_fmt_int(on)} ON ({100 * on / n:.1f}%), {_fmt_int(n - on)} OFF "
+              f"({100 * (n - on) / n:.1f}%)")
+        print(f"order     {'time-ordered' if events.is_sorted() else 'timestamps decrease'}")
+    print(f"decode    {seconds * 1000:,.2f} ms ({_rate(n / max(seconds, 1e-9))}events/s)")
     return 0

@@ -12,18 +12,30 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+EXAMPLE = ("examples:\n  eventcompress models ls --dataset nmnist\n"
+           "  eventcompress models ls --no-recipes\n"
+           "  eventcompress models info nmnist-stc-scb-mtlif")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    raw = argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
-    ls = sub.add_parser("ls", help="list networks and recipes as tables",
-                        description="list registered networks with their parameter counts and "
-                                    "the model recipes with their key settings")
+    ls_help = ("list registered networks with their parameter counts and the model recipes "
+               "with their key settings")
+    ls = sub.add_parser("ls", help="list networks and recipes as tables (the default action)",
+                        description=ls_help, formatter_class=raw,
+                        epilog="example:\n  eventcompress models ls --dataset cifar10dvs")
     ls.add_argument("--dataset", "-d", help="only this dataset (nmnist, cifar10dvs, dvsgesture)")
-    ls.add_argument("--recipes", "-r", action=argparse.BooleanOptionalAction, default=True,
+    ls.add_argument("--recipes", action=argparse.BooleanOptionalAction, default=True,
                     help="list the model recipes after the networks (default; --no-recipes "
                          "lists the networks only)")
-    ls.add_argument("--folder", help="recipe folder (default: $EVENTCOMPRESS_MODELS or models/)")
-    info = sub.add_parser("info", help="one network's defaults and parameter count")
+    ls.add_argument("--folder", help="recipe folder (default: $EVENTCOMPRESS_MODELS, else the "
+                                     "recipes shipped with the package)")
+    info_help = ("one network's description, parameter count and the defaults a recipe's "
+                 "[model.overrides] (or create_model(name, key=value)) can change")
+    info = sub.add_parser("info", help="one network's defaults and parameter count",
+                          description=info_help, formatter_class=raw,
+                          epilog="example:\n  eventcompress models info nmnist-stc-scb-mtlif")
     info.add_argument("name", help="registered network name, e.g. nmnist-stc-scb-mtlif")
 
 

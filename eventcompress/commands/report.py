@@ -12,6 +12,10 @@ import argparse
 import sys
 
 
+EXAMPLE = ("examples:\n  eventcompress report runs/nmnist-stc-scb-mtlif/RUN\n"
+           "  eventcompress report runs/a runs/b --out reports/")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories")
     parser.add_argument("--out", metavar="DIR", default=None,

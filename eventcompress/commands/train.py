@@ -13,6 +13,11 @@ import argparse
 import sys
 
 
+EXAMPLE = ("examples:\n  eventcompress train nmnist-stc-scb-mtlif --data-root ../shared/realdata/nmnist/NMNIST-small\n"
+           "  eventcompress train nmnist-ann --data-root DIR --epochs 5 --set training.batch_size=32\n"
+           "  eventcompress train --resume runs/nmnist-stc-scb-mtlif/RUN")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", nargs="?", metavar="RECIPE",
                         help="recipe file or name from models/ (omit with --resume)")

@@ -11,7 +11,8 @@ import numpy as np
 from numba import njit
 
 # Status codes of the packet scan (kernel -> Python error message).
-_OK, _SHORT_HEADER, _PAST_END, _BAD_SIZE, _NEGATIVE, _NUMBER_GT_CAPACITY, _BAD_TS_OFFSET = range(7)
+(_OK, _SHORT_HEADER, _PAST_END, _BAD_SIZE, _NEGATIVE, _NUMBER_GT_CAPACITY, _BAD_TS_OFFSET,
+ _NEGATIVE_OVERFLOW) = range(8)
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"  # a compile-time constant in the kernels
 
 
@@ -51,6 +52,7 @@ def _scan_packets(body):  # pragma: no cover - compiled
         etype = _i32(body, pos) & 0xFFFF
         esize = _i32(body, pos + 4)
         tsoff = _i32(body, pos + 8)
+        overflow = _i32(body, pos + 12)
         cap = _i32(body, pos + 16)
         num = _i32(body, pos + 20)
         if esize < 0 or cap < 0 or num < 0:
@@ -65,6 +67,8 @@ def _scan_packets(body):  # pragma: no cover - compiled
                 return _BAD_TS_OFFSET, packets, pos, slots, packets, skipped, tsoff
             if num > cap:
                 return _NUMBER_GT_CAPACITY, packets, pos, slots, packets, skipped, num
+            if overflow < 0:
+                return _NEGATIVE_OVERFLOW, packets, pos, slots, packets, skipped, overflow
             slots += num
         else:
             skipped += 1
@@ -78,18 +82,22 @@ def _decode_packet(body, base, num, high, width, height, x, y, t, p, prev):  # p
     """One polarity packet into the views x, y, t, p (length ``num``). Integer counters and
     per-packet views (not ``x[j + e]``) let LLVM vectorise. On little-endian hosts the packet
     is read as uint32 words (possibly unaligned, which x86-64 and AArch64 allow): 4x faster
-    than assembling each word from bytes."""
+    than assembling each word from bytes. The OR of the raw timestamps is returned too: its bit
+    31 says whether some int32 timestamp is negative (a malformed packet)."""
     words = body[base:base + 8 * num].view(np.uint32)  # host byte order
     bad = 0
     unsorted = 0
     invalid = 0
+    raw_or = np.int64(0)
     for e in range(num):
         if _LITTLE_ENDIAN_HOST:
             d = np.int64(words[2 * e])
-            ts = high | np.int64(words[2 * e + 1])
+            raw = np.int64(words[2 * e + 1])
         else:
             d = _u32(body, base + 8 * e)
-            ts = high | _u32(body, base + 8 * e + 4)
+            raw = _u32(body, base + 8 * e + 4)
+        raw_or |= raw
+        ts = high | raw
         xi = (d >> 17) & 0x7FFF
         yi = (d >> 2) & 0x7FFF
         invalid += (d & 1) == 0
@@ -100,15 +108,15 @@ def _decode_packet(body, base, num, high, width, height, x, y, t, p, prev):  # p
         y[e] = yi
         t[e] = ts
         p[e] = (d >> 1) & 1
-    return bad, unsorted, invalid, prev
+    return bad, unsorted, invalid, prev, raw_or
 
 
 @njit(cache=True, nogil=True)
 def _decode_polarity_fast(body, width, height, x, y, t, p):  # pragma: no cover - compiled
     """Fast path: decode every polarity event in place, branch-free inside a packet.
 
-    Returns (events written, any out-of-range event, any decreasing timestamp, invalid events).
-    When invalid events must be dropped, or one is out of range, the caller re-decodes with
+    Returns (events written, any out-of-range event, any decreasing timestamp, invalid events,
+    any negative int32 timestamp). When invalid events must be dropped, or one is out of range, the caller re-decodes with
     :func:`_decode_polarity` for compaction and exact error positions.
     """
     pos = 0
@@ -117,20 +125,22 @@ def _decode_polarity_fast(body, width, height, x, y, t, p):  # pragma: no cover 
     bad = 0
     unsorted = 0
     invalid = 0
+    raw_or = np.int64(0)
     prev = np.int64(-1)
     while pos < size:
         etype, esize, overflow, cap, num = _packet_fields(body, pos)
         if etype == 1:
             high = np.int64(overflow) << 31
-            b, u, inv, prev = _decode_packet(body, pos + 28, num, high, width, height,
+            b, u, inv, prev, r = _decode_packet(body, pos + 28, num, high, width, height,
                                              x[j:j + num], y[j:j + num], t[j:j + num],
                                              p[j:j + num], prev)
             bad += b
             unsorted += u
             invalid += inv
+            raw_or |= r
             j += num
         pos += 28 + cap * esize
-    return j, bad > 0, unsorted > 0, invalid
+    return j, bad > 0, unsorted > 0, invalid, (raw_or >> 31) & 1
 
 
 @njit(cache=True, nogil=True)
@@ -174,3 +184,21 @@ def _decode_polarity(body, drop_invalid, width, height, x, y, t, p):  # pragma: 
                 k += 8
         pos += 28 + cap * esize
     return j, bad_off, bad_idx, unsorted, dropped
+
+
+@njit(cache=True, nogil=True)
+def _first_negative_timestamp(body):  # pragma: no cover - compiled
+    """(packet index, packet offset, event index in the packet, int32 value) of the first
+    polarity event whose timestamp is negative, or (-1, -1, -1, 0)."""
+    pos = 0
+    index = 0
+    while pos < body.shape[0]:
+        etype, esize, overflow, cap, num = _packet_fields(body, pos)
+        if etype == 1:
+            for e in range(num):
+                ts = _i32(body, pos + 28 + 8 * e + 4)
+                if ts < 0:
+                    return index, pos, e, ts
+        index += 1
+        pos += 28 + cap * esize
+    return -1, -1, -1, 0

@@ -9,15 +9,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import CoordinateRangeError, EmptyFileError
-from ..events import Events, OnUnsorted, enforce_time_order
+from ..events import Events, OnUnsorted, as_sensor_size, enforce_time_order
 
 PathLike = str | os.PathLike[str]
 
 _ON_UNSORTED = ("warn", "sort", "error", "ignore")
-_O_BINARY = getattr(os, "O_BINARY", 0)
-
-
-_FIRST_READ = 1 << 16
+O_BINARY = getattr(os, "O_BINARY", 0)
+#: Size of the first read of a file: small files (N-MNIST) come in whole with it.
+FIRST_READ = 1 << 16
 # From this size on a file is mapped rather than read: copying tens of MB out of the page cache
 # costs more than decoding them (measured in docs/benchmarks.md), a populated mapping costs
 # almost nothing.
@@ -34,40 +33,46 @@ def read_file_bytes(path: str) -> np.ndarray:
     truncating such a file while it is being decoded is undefined, as with any mapped file.
     Where mapping is not possible the file is read into a numpy buffer instead.
     """
-    fd = os.open(path, os.O_RDONLY | _O_BINARY)
+    fd = os.open(path, os.O_RDONLY | O_BINARY)
     try:
-        # Small files: one read of up to 64 KiB plus an empty read proving EOF is cheaper than
-        # fstat (which builds a Python stat_result).
-        data = os.read(fd, _FIRST_READ)
-        if len(data) < _FIRST_READ:
-            tail = os.read(fd, _FIRST_READ)
-            if not tail:
-                return np.frombuffer(data, dtype=np.uint8)
-            data += tail
-        size = os.fstat(fd).st_size
-        if size >= _MAP_FROM and os.name == "posix":
-            try:
-                return np.frombuffer(
-                    mmap.mmap(fd, size, flags=_MAP_FLAGS, prot=mmap.PROT_READ), dtype=np.uint8)
-            except (OSError, ValueError):  # a file system without mmap: read it instead
-                pass
-        buf = np.empty(max(size, len(data)), np.uint8)
-        got = len(data)
-        buf[:got] = np.frombuffer(data, dtype=np.uint8)
-        while True:  # until EOF; the file may grow or reads may come back short
-            if got == buf.shape[0]:
-                more = os.read(fd, _FIRST_READ)
-                if not more:
-                    return buf
-                buf = np.concatenate([buf, np.frombuffer(more, np.uint8)])
-                got = buf.shape[0]
-                continue
-            n = os.readv(fd, [buf[got:]])
-            if n == 0:
-                return buf[:got]
-            got += n
+        return read_rest(fd, os.read(fd, FIRST_READ))
     finally:
         os.close(fd)
+
+
+def read_rest(fd: int, data: bytes) -> np.ndarray:
+    """The whole file open at ``fd`` as :func:`read_file_bytes` returns it, given ``data``, the
+    result of a first ``os.read(fd, FIRST_READ)`` (so a caller that has sniffed the first bytes
+    reads the file only once)."""
+    # Small files: one read of up to 64 KiB plus an empty read proving EOF is cheaper than
+    # fstat (which builds a Python stat_result).
+    if len(data) < FIRST_READ:
+        tail = os.read(fd, FIRST_READ)
+        if not tail:
+            return np.frombuffer(data, dtype=np.uint8)
+        data += tail
+    size = os.fstat(fd).st_size
+    if size >= _MAP_FROM and os.name == "posix":
+        try:
+            return np.frombuffer(
+                mmap.mmap(fd, size, flags=_MAP_FLAGS, prot=mmap.PROT_READ), dtype=np.uint8)
+        except (OSError, ValueError):  # a file system without mmap: read it instead
+            pass
+    buf = np.empty(max(size, len(data)), np.uint8)
+    got = len(data)
+    buf[:got] = np.frombuffer(data, dtype=np.uint8)
+    while True:  # until EOF; the file may grow or reads may come back short
+        if got == buf.shape[0]:
+            more = os.read(fd, FIRST_READ)
+            if not more:
+                return buf
+            buf = np.concatenate([buf, np.frombuffer(more, np.uint8)])
+            got = buf.shape[0]
+            continue
+        n = os.readv(fd, [buf[got:]])
+        if n == 0:
+            return buf[:got]
+        got += n
 
 
 def require_nonempty(buf: np.ndarray, path: str | None, what: str) -> None:
@@ -82,10 +87,7 @@ def check_on_unsorted(on_unsorted: str) -> None:
 
 def sensor_tuple(sensor_size: Any) -> tuple[int, int]:
     """``(width, height)``; a tonic-style ``(width, height, n_polarities)`` is accepted too."""
-    size = tuple(int(v) for v in sensor_size)
-    if len(size) not in (2, 3) or size[0] <= 0 or size[1] <= 0:
-        raise ValueError(f"sensor_size must be (width, height) with positive sizes, got {sensor_size}")
-    return size[0], size[1]
+    return as_sensor_size(sensor_size)
 
 
 def finish(events: Events, on_unsorted: OnUnsorted, path: str | None, unsorted: int) -> Events:

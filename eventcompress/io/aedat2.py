@@ -1,4 +1,5 @@
-"""jAER AEDAT 1.0 / 2.0 files from a DVS128 (CIFAR10-DVS): ``#`` header lines, big-endian body.
+"""jAER AEDAT 1.0 / 2.0 files: ``#`` header lines, big-endian body. DVS128 (CIFAR10-DVS) here;
+DAVIS240/346 and the ``# AEChip:`` header line in :mod:`eventcompress.io.aedat2_chips`.
 
 Body records (FORMATS.md sections 2.3-2.4): AEDAT 2.0 = u32 address + u32 timestamp (8 bytes),
 AEDAT 1.0 = u16 address + u32 timestamp (6 bytes), both big-endian, timestamps in microseconds.
@@ -39,6 +40,7 @@ from ._common import (
     sensor_tuple,
     write_bytes,
 )
+from .aedat2_chips import chip_by_name, chip_from_header, decode_davis_body
 
 CONVENTIONS = ("jaer", "spikingjelly", "raw")
 _CONVENTION_CODE = {name: i for i, name in enumerate(CONVENTIONS)}
@@ -278,39 +280,66 @@ def _coefficients(convention: str, w: int, h: int) -> tuple[int, ...]:
 def read_aedat2(
     path: PathLike,
     convention: str = "jaer",
-    sensor_size: tuple[int, int] = (128, 128),
+    sensor_size: tuple[int, int] | None = None,
     on_unsorted: OnUnsorted = "warn",
+    chip: str | None = None,
 ) -> Events:
-    """Read a jAER AEDAT 1.0/2.0 DVS128 file (e.g. CIFAR10-DVS).
+    """Read a jAER AEDAT 1.0/2.0 file: DVS128 (e.g. CIFAR10-DVS), DAVIS240 or DAVIS346.
 
-    ``convention`` is ``"jaer"`` (default), ``"spikingjelly"`` or ``"raw"`` (module docstring).
-    A header without a version line is read as AEDAT 2.0 (as SpikingJelly does). The header
-    text is kept in ``metadata["header"]``. An event outside ``sensor_size`` (possible only
-    below 128x128) raises CoordinateRangeError reporting the raw field values; there is no
-    ``check_range=False`` because a flipped coordinate beyond the sensor would be negative.
+    The chip comes from the header's ``# AEChip:`` line (DVS128 when there is none; any chip
+    other than DVS128/DAVIS240/DAVIS346 raises HeaderError naming it, see
+    :mod:`eventcompress.io.aedat2_chips`); ``chip`` overrides it. ``sensor_size`` defaults to
+    the chip's pixel array. ``convention`` is ``"jaer"`` (default), ``"spikingjelly"``
+    (DVS128 only) or ``"raw"`` (module docstring). A header without a version line is read as
+    AEDAT 2.0 (as SpikingJelly does). The header text is kept in ``metadata["header"]``. An
+    event outside ``sensor_size`` raises CoordinateRangeError reporting the raw field values;
+    there is no ``check_range=False`` because a flipped coordinate beyond the sensor would be
+    negative.
     """
-    check_on_unsorted(on_unsorted)
     spath = os.fspath(path)
-    size = sensor_tuple(sensor_size)
-    buf = read_file_bytes(spath)
+    return read_aedat2_bytes(read_file_bytes(spath), spath, convention, sensor_size,
+                             on_unsorted, chip)
+
+
+def read_aedat2_bytes(
+    buf: np.ndarray,
+    spath: str,
+    convention: str = "jaer",
+    sensor_size: tuple[int, int] | None = None,
+    on_unsorted: OnUnsorted = "warn",
+    chip: str | None = None,
+) -> Events:
+    """:func:`read_aedat2` of a file whose bytes (a uint8 array) are already read."""
+    check_on_unsorted(on_unsorted)
+    if convention not in _CONVENTION_CODE:
+        raise ValueError(f"convention must be one of {CONVENTIONS}; got {convention!r}")
     require_nonempty(buf, spath, "an AEDAT 2.0 file ('#!AER-DAT2.0' header)")
     # The header is short: parse it from the first bytes only; it may run to the end of file.
     span = 1 << 16
     while True:
         at_eof = span >= buf.shape[0]
-        version, lines, start, complete = _scan_header(buf[:span].tobytes(), spath, at_eof)
+        head = buf[:span].tobytes()
+        version, lines, start, complete = _scan_header(head, spath, at_eof)
         if complete:
             break
         span *= 4
+    named, chip_class = chip_from_header(lines, head, spath) if chip is None else (
+        chip_by_name(chip), None)
+    size = named.sensor_size if sensor_size is None else sensor_tuple(sensor_size)
     assumed = version is None
     version = version or "2.0"
-    x, y, t, p, info = decode_aedat2_body(
-        buf[start:], version=version, convention=convention, sensor_size=size, path=spath,
-        body_offset=start,
-    )
+    if named.layout == "davis":
+        x, y, t, p, info = decode_davis_body(buf[start:], named, version, convention, size,
+                                              spath, start)
+    else:
+        x, y, t, p, info = decode_aedat2_body(
+            buf[start:], version=version, convention=convention, sensor_size=size, path=spath,
+            body_offset=start,
+        )
     meta = {
         "format": "aedat2", "path": spath, "version": version, "version_assumed": assumed,
-        "convention": convention, "header": lines, "special_events": info["special_events"],
+        "convention": convention, "chip": named.name, "chip_class": chip_class,
+        "header": lines, **{k: v for k, v in info.items() if k != "unsorted"},
     }
     return finish(Events._trusted(x, y, t, p, size, meta), on_unsorted, spath, info["unsorted"])
 

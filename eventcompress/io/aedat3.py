@@ -27,12 +27,14 @@ from ..events import Events, OnUnsorted
 from ._aedat3_kernels import (
     _BAD_SIZE,
     _BAD_TS_OFFSET,
+    _NEGATIVE_OVERFLOW,
     _NUMBER_GT_CAPACITY,
     _OK,
     _PAST_END,
     _SHORT_HEADER,
     _decode_polarity,
     _decode_polarity_fast,
+    _first_negative_timestamp,
     _scan_packets,
 )
 from ._common import (
@@ -50,7 +52,7 @@ from ._common import (
 from .labels import read_labels_csv, slice_by_labels, write_labels_csv
 
 __all__ = [
-    "decode_aedat3_packets", "read_aedat3", "write_aedat3", "encode_aedat3",
+    "decode_aedat3_packets", "read_aedat3", "read_aedat3_bytes", "write_aedat3", "encode_aedat3",
     "read_labels_csv", "write_labels_csv", "slice_by_labels",
 ]
 
@@ -80,11 +82,24 @@ def _packet_error(path: str | None, status: int, index: int, offset: int, detail
     if status == _BAD_TS_OFFSET:
         return PacketError(path, f"{where}: polarity packet with eventTSOffset {detail}",
                            offset=offset, row=index, expected="eventTSOffset 4")
+    if status == _NEGATIVE_OVERFLOW:
+        return PacketError(path, f"{where}: polarity packet with the negative eventTSOverflow "
+                           f"{detail}", offset=offset, row=index,
+                           expected="eventTSOverflow >= 0 (the count of 31-bit timestamp wraps)")
     if status == _NUMBER_GT_CAPACITY:
         return PacketError(path, f"{where}: eventNumber {detail} exceeds eventCapacity",
                            offset=offset, row=index, expected="eventNumber <= eventCapacity")
     return PacketError(path, f"{where}: negative size field ({detail})", offset=offset, row=index,
                        expected="non-negative eventSize, eventCapacity and eventNumber")
+
+
+def _negative_timestamp(body: np.ndarray, path: str | None, body_offset: int) -> PacketError:
+    index, pos, event, value = (int(v) for v in _first_negative_timestamp(body))
+    return PacketError(
+        path, f"packet {index}: event {event} (byte offset {body_offset + pos + 28 + 8 * event}) "
+        f"has the negative timestamp {value}", offset=body_offset + pos, row=index,
+        expected="int32 event timestamps >= 0 (microseconds below 2^31; eventTSOverflow "
+                 "counts the wraps)")
 
 
 def parse_aedat3_header(data: bytes, path: str | None = None) -> tuple[str, list[str], int]:
@@ -139,7 +154,9 @@ def decode_aedat3_packets(
     t = np.empty(slots, np.int64)
     p = np.empty(slots, np.uint8)
     w, h = sensor_size if check_range else (_NO_LIMIT, _NO_LIMIT)
-    j, bad, unsorted, invalid = _decode_polarity_fast(body, w, h, x, y, t, p)
+    j, bad, unsorted, invalid, negative = _decode_polarity_fast(body, w, h, x, y, t, p)
+    if negative:
+        raise _negative_timestamp(body, path, body_offset)
     bad_off, bad_idx, dropped = -1, -1, 0
     if bad or (invalid and drop_invalid):
         j, bad_off, bad_idx, unsorted, dropped = _decode_polarity(body, drop_invalid, w, h, x, y, t, p)
@@ -169,10 +186,22 @@ def read_aedat3(
     ``sensor_size`` raises CoordinateRangeError (record ordinal and byte offset); with
     ``check_range=False`` it is kept as stored (x, y < 2^15).
     """
-    check_on_unsorted(on_unsorted)
     spath = os.fspath(path)
+    return read_aedat3_bytes(read_file_bytes(spath), spath, on_unsorted, drop_invalid,
+                             sensor_size, check_range)
+
+
+def read_aedat3_bytes(
+    buf: np.ndarray,
+    spath: str,
+    on_unsorted: OnUnsorted = "warn",
+    drop_invalid: bool = True,
+    sensor_size: tuple[int, int] = (128, 128),
+    check_range: bool = True,
+) -> Events:
+    """:func:`read_aedat3` of a file whose bytes (a uint8 array) are already read."""
+    check_on_unsorted(on_unsorted)
     size = sensor_tuple(sensor_size)
-    buf = read_file_bytes(spath)
     require_nonempty(buf, spath, "an AEDAT 3.1 file ('#!AER-DAT3.1' header)")
     span = 1 << 16
     while True:

@@ -28,6 +28,31 @@ from ..errors import (
 from ..events import Events, OnUnsorted, enforce_time_order
 
 MAGIC = b"#!AER-DAT4.0\r\n"
+_IO_HEADER = ("after the magic, a little-endian u32 length and an IOHeader flatbuffer of that "
+              "many bytes (compression, data table position, XML stream description)")
+
+
+def _decoder_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the ``aedat`` decoder refusing its input: a RuntimeError, or a Rust
+    panic surfacing as pyo3's PanicException (which derives from BaseException)."""
+    return isinstance(exc, RuntimeError) or type(exc).__name__ == "PanicException"
+
+
+def _check_io_header(path: str) -> None:
+    """HeaderError (never the decoder's bare "failed to fill whole buffer") when the IOHeader
+    length after the magic is missing or runs past the end of the file, as garbage does."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        fh.seek(len(MAGIC))
+        prefix = fh.read(4)
+    if len(prefix) < 4:
+        raise HeaderError(path, f"the file ends {len(prefix)} byte(s) after the magic",
+                          offset=len(MAGIC), expected=_IO_HEADER)
+    (length,) = struct.unpack("<I", prefix)
+    left = size - len(MAGIC) - 4
+    if length == 0 or length > left:
+        raise HeaderError(path, f"the IOHeader length field says {length} bytes, but {left} "
+                          "follow it", offset=len(MAGIC), expected=_IO_HEADER)
 
 
 def _stream_info(path: str) -> dict[int, dict[str, Any]]:
@@ -99,13 +124,15 @@ def read_aedat4(
         raise HeaderError(
             spath, f"the file starts with {magic!r}", offset=0, expected=f"the magic {MAGIC!r}",
         )
+    _check_io_header(spath)
     try:
         decoder = aedat.Decoder(spath)
         streams = decoder.id_to_stream()
-    except RuntimeError as exc:
-        raise HeaderError(
-            spath, f"cannot parse the AEDAT 4 header: {exc}", offset=len(MAGIC)
-        ) from exc
+    except BaseException as exc:  # the decoder panics (a BaseException) on some garbage
+        if not _decoder_failure(exc):
+            raise
+        raise HeaderError(spath, f"cannot parse the AEDAT 4 IOHeader: {exc}",
+                          offset=len(MAGIC), expected=_IO_HEADER) from exc
 
     event_ids = sorted(i for i, s in streams.items() if s.get("type") == "events")
     if stream_id is None:
@@ -137,7 +164,9 @@ def read_aedat4(
             if packet["stream_id"] == stream_id and "events" in packet:
                 packets.append(packet["events"])
                 packet_index.append(index)
-    except RuntimeError as exc:
+    except BaseException as exc:
+        if not _decoder_failure(exc):
+            raise
         cls = TruncatedFileError if "fill whole buffer" in str(exc) else PacketError
         n_read = sum(len(a) for a in packets)
         raise cls(

@@ -40,30 +40,33 @@ _NO_LIMIT = 1 << 30
 
 @njit(cache=True, nogil=True)
 def _decode_bin_kernel(buf, x, y, t, p, width, height):  # pragma: no cover - compiled
-    """Decode every record in place, assuming no overflow marker; one branch-free pass.
+    """Decode every record in place, assuming no overflow marker.
 
     Returns (any out-of-range record, any decreasing timestamp, number of y == 240 markers).
-    When markers are present the caller re-decodes with :func:`_decode_bin_markers`.
+    When markers are present the caller re-decodes with :func:`_decode_bin_markers`. The
+    checks run as separate passes over the decoded arrays: contiguous reductions vectorise,
+    while inside the 5-byte-stride decode loop they cost as much again as the decoding
+    (measured on N-MNIST files: 17 -> 13 us per file).
     """
-    bad = False
-    unsorted = False
-    markers = 0
-    prev = np.int64(-1)
-    for i in range(x.shape[0]):
+    n = x.shape[0]
+    for i in range(n):
         k = 5 * i
-        xi = buf[k]
-        yi = buf[k + 1]
         b2 = buf[k + 2]
-        ti = (np.int64(b2 & 0x7F) << 16) | (np.int64(buf[k + 3]) << 8) | np.int64(buf[k + 4])
-        bad |= (xi >= width) | (yi >= height)
-        markers += yi == 240
-        unsorted |= ti < prev
-        prev = ti
-        x[i] = xi
-        y[i] = yi
-        t[i] = ti
+        x[i] = buf[k]
+        y[i] = buf[k + 1]
+        t[i] = (np.int64(b2 & 0x7F) << 16) | (np.int64(buf[k + 3]) << 8) | np.int64(buf[k + 4])
         p[i] = b2 >> 7
-    return bad, unsorted, markers
+    x_max = np.uint16(0)
+    y_max = np.uint16(0)
+    markers = 0
+    for i in range(n):
+        x_max = max(x_max, x[i])
+        y_max = max(y_max, y[i])
+        markers += y[i] == 240
+    back = 0
+    for i in range(1, n):
+        back += t[i] < t[i - 1]
+    return (x_max >= width) | (y_max >= height), back > 0, markers
 
 
 @njit(cache=True, nogil=True)
@@ -162,11 +165,21 @@ def read_bin(
     :class:`CoordinateRangeError` (naming the record index and byte offset). ``on_unsorted``
     is the policy for decreasing timestamps (see :func:`eventcompress.events.enforce_time_order`).
     """
+    spath = os.fspath(path)
+    return read_bin_bytes(read_file_bytes(spath), spath, sensor_size, on_unsorted, check_range)
+
+
+def read_bin_bytes(
+    buf: np.ndarray,
+    spath: str,
+    sensor_size: tuple[int, int] = (34, 34),
+    on_unsorted: OnUnsorted = "warn",
+    check_range: bool = True,
+) -> Events:
+    """:func:`read_bin` of a file whose bytes (a uint8 array) are already read."""
     # Hot path for many small files: everything below is kept to the bare minimum of calls.
     if on_unsorted not in _ON_UNSORTED:
         check_on_unsorted(on_unsorted)
-    spath = os.fspath(path)
-    buf = read_file_bytes(spath)
     nbytes = buf.shape[0]
     if nbytes == 0:
         require_nonempty(buf, spath, "5-byte N-MNIST records")

@@ -9,8 +9,11 @@
 * ``.npz``: SpikingJelly's ``np.savez(_compressed)`` with keys t, x, y, p (any dtypes, ``>u4``
   included).
 
-Every conversion is exact or raises: a value that does not fit, or a non-integral coordinate,
-is an error rather than a silent cast.
+One rule for every layout: each field is 1-D (one value per event) and all have the same
+length; integer and bool fields are taken as they are, float fields when every value is a whole
+number. Every conversion is exact or raises FormatError naming the file and the field: a value
+that does not fit, or a non-integral value, is an error rather than a silent cast. Pickled
+(object) data is never loaded.
 """
 
 from __future__ import annotations
@@ -42,12 +45,38 @@ from ._common import PathLike, check_on_unsorted, sensor_tuple
 LAYOUTS = ("auto", "structured", "tonic-dvsgesture")
 DVSGESTURE_SENSOR = (128, 128)
 _FIELDS = ("x", "y", "t", "p")
+_XYTP = _FIELDS
 _MAX_EXACT_US = 1 << 50  # float64 t_ms round-trips to integer us exactly below this
 
 
-def _require_nonempty_file(path: str, what: str) -> None:
-    if os.path.getsize(path) == 0:
+def _require_nonempty_file(path: str, what: str, magic: tuple[bytes, ...], kind: str) -> None:
+    """EmptyFileError for a 0-byte file; FormatError for one not starting with ``magic``
+    (checked here so NumPy never falls back to unpickling, nor suggests it)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head:
         raise EmptyFileError(path, "the file is empty (0 bytes)", offset=0, expected=what)
+    if not any(head.startswith(m) or (len(head) < len(m) and m.startswith(head)) for m in magic):
+        raise FormatError(path, f"not {kind}: the file starts with {head!r}", offset=0,
+                          expected=f"{what} (magic {' or '.join(repr(m) for m in magic)})")
+
+
+def _no_pickle(exc: Exception) -> str:
+    """NumPy's reason, without its advice to load pickled data unsafely."""
+    text = f"{type(exc).__name__}: {exc}"
+    if "pickle" in text:
+        return "it holds Python objects (pickled data), which eventcompress never loads"
+    return text
+
+
+def _field(values: Any, name: str, path: str | None) -> np.ndarray:
+    """One event field of a file: 1-D, integer/bool or whole-number float (see the module
+    docstring)."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise FormatError(path, f"field {name} has shape {arr.shape}",
+                          expected=f"a 1-D {name} array (one value per event)")
+    return _integral(arr, name, path)
 
 
 def _integral(values: np.ndarray, name: str, path: str | None) -> np.ndarray:
@@ -55,11 +84,11 @@ def _integral(values: np.ndarray, name: str, path: str | None) -> np.ndarray:
     if values.dtype.kind in "biu":
         return values
     if values.dtype.kind != "f":
-        raise FormatError(path, f"column {name} has dtype {values.dtype}",
-                          expected="integer, bool or float columns")
+        raise FormatError(path, f"field {name} has dtype {values.dtype}",
+                          expected="integer, bool or whole-number float values")
     if values.size and (not np.all(np.isfinite(values)) or np.any(values != np.round(values))):
         i = int(np.flatnonzero(~np.isfinite(values) | (values != np.round(values)))[0])
-        raise FormatError(path, f"column {name} holds the non-integral value {values[i]!r}",
+        raise FormatError(path, f"field {name} holds the non-integral value {float(values[i])!r}",
                           row=i, expected=f"whole-number {name} values")
     return values.astype(np.int64)
 
@@ -97,6 +126,11 @@ def _polarity(p: Any, path: str | None, signed_polarity: bool) -> Any:
 
 def _build(x, y, t, p, sensor_size, default, path, fmt, on_unsorted,
            signed_polarity: bool = False) -> Events:
+    x, y, t, p = (_field(v, k, path) for k, v in zip(_XYTP, (x, y, t, p)))
+    lengths = {k: len(v) for k, v in zip(_XYTP, (x, y, t, p))}
+    if len(set(lengths.values())) > 1:
+        raise FormatError(path, "fields differ in length: " + ", ".join(
+            f"{k}={n}" for k, n in lengths.items()), expected="x, y, t, p of equal length")
     for name, arr in (("x", x), ("y", y)):
         if arr.size and arr.dtype.kind != "b" and int(arr.min()) < 0:
             raise CoordinateRangeError(path, f"negative {name} ({int(arr.min())})",
@@ -158,11 +192,12 @@ def read_npy(
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
     spath = os.fspath(path)
-    _require_nonempty_file(spath, "a NumPy .npy file")
+    _require_nonempty_file(spath, "a NumPy .npy file", (b"\x93NUMPY",),
+                           "a readable .npy file")
     try:
         array = np.load(spath, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise FormatError(spath, f"not a readable .npy file ({exc})",
+        raise FormatError(spath, f"not a readable .npy file ({_no_pickle(exc)})",
                           expected="a NumPy .npy file") from None
     if isinstance(array, np.lib.npyio.NpzFile):
         array.close()
@@ -235,11 +270,7 @@ def from_spikingjelly_dict(
     if missing:
         raise FormatError(path, f"missing keys {missing}; found {sorted(d)}",
                           expected="arrays t, x, y, p")
-    cols = {}
-    for k in _FIELDS:
-        arr = np.asarray(d[k]).reshape(-1)
-        cols[k] = _integral(arr, k, path) if arr.dtype.kind == "f" else arr
-    return _build(cols["x"], cols["y"], cols["t"], cols["p"], sensor_size, None, path, "npz",
+    return _build(d["x"], d["y"], d["t"], d["p"], sensor_size, None, path, "npz",
                   on_unsorted, signed_polarity)
 
 
@@ -273,7 +304,7 @@ def _npz_open_error(path: str, exc: Exception) -> FormatError:
             path, f"the zip archive stops after {size} bytes, before the end of its "
             "end-of-central-directory record", offset=size,
             expected=f"{_NPZ_EXPECTED}, complete to its end record")
-    return FormatError(path, f"not a readable .npz archive ({type(exc).__name__}: {exc})",
+    return FormatError(path, f"not a readable .npz archive ({_no_pickle(exc)})",
                        offset=0, expected=_NPZ_EXPECTED)
 
 
@@ -288,7 +319,7 @@ def _npz_member(archive: Any, key: str, path: str) -> np.ndarray:
             offset = archive.zip.getinfo(name).header_offset
         except (KeyError, AttributeError):
             offset = None
-        raise FormatError(path, f"member {name} cannot be read ({type(exc).__name__}: {exc})",
+        raise FormatError(path, f"member {name} cannot be read ({_no_pickle(exc)})",
                           offset=offset, expected=f"{_NPZ_EXPECTED}, each a valid .npy") from None
 
 
@@ -303,7 +334,8 @@ def read_npz(
     member raises FormatError naming it."""
     check_on_unsorted(on_unsorted)
     spath = os.fspath(path)
-    _require_nonempty_file(spath, "an .npz archive with keys t, x, y, p")
+    _require_nonempty_file(spath, "an .npz archive (zip) with keys t, x, y, p",
+                           (_ZIP_LOCAL_MAGIC, _ZIP_END_MAGIC), "an .npz archive")
     try:
         archive = np.load(spath, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:

@@ -28,16 +28,10 @@ from numba import njit
 
 from ..events import Events, OnUnsorted, enforce_time_order
 from .prophesee_header import check_writable, finish_read, format_header, load_payload
+from .prophesee_words import as_words, emit_time_high, empty_events, encode_capacity
 
 _TIME_HIGH_MAX = (1 << 28) - 1
 _TIME_HIGH_WORD = 8 << 28  # type bits of a TIME_HIGH word
-
-
-def _empty_events(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    # Allocated by NumPy, not inside the kernels: NumPy requests huge pages for large buffers,
-    # which makes first-touch writes of 10 M events several times cheaper on Linux.
-    return (np.empty(n, np.uint16), np.empty(n, np.uint16), np.empty(n, np.int64),
-            np.empty(n, np.uint8))
 
 
 @njit(cache=True, nogil=True)
@@ -96,22 +90,13 @@ def _trim(arrays: tuple[np.ndarray, ...], k: int, n: int) -> tuple[np.ndarray, .
     return tuple(a[:k] for a in arrays)
 
 
-def _as_words(words: np.ndarray, dtype: str) -> np.ndarray:
-    arr = np.asarray(words)
-    if arr.ndim != 1 or arr.dtype.kind != "u" or arr.dtype.itemsize != np.dtype(dtype).itemsize:
-        raise TypeError(
-            f"expected a 1-D {np.dtype(dtype).name} word array, got {arr.dtype} {arr.shape}"
-        )
-    return arr.astype(np.dtype(dtype).newbyteorder("="), copy=False)
-
-
 def decode_evt2(words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Decode EVT 2.0 words (uint32) into CD events ``(x, y, t, p)`` in stream order.
 
     x, y are uint16, t int64 microseconds, p uint8 (1 = ON). Non-CD words are skipped.
     """
-    w = _as_words(words, "<u4")
-    out = _empty_events(len(w))
+    w = as_words(words, "<u4")
+    out = empty_events(len(w))
     k = _decode_evt2_kernel(w, *out)[0]
     return _trim(out, k, len(w))  # type: ignore[return-value]
 
@@ -130,7 +115,7 @@ def read_evt2(
     CoordinateRangeError for an event outside the sensor (else such events are kept).
     """
     header, words, spath = load_payload(path, "<u4", "2.0", "read_evt2")
-    out = _empty_events(len(words))
+    out = empty_events(len(words))
     k, n_before, n_unknown, first_unknown, max_x, max_y, n_back = _decode_evt2_kernel(words, *out)
     decoded = _trim(out, k, len(words))
     if n_unknown:
@@ -151,42 +136,6 @@ def read_evt2(
     return enforce_time_order(events, on_unsorted, spath) if n_back else events
 
 
-def _encode_capacity(t: np.ndarray, words_per_event: int, wrap_shift: int) -> int:
-    """Upper bound of the words a writer emits: per event, plus two per time wrap."""
-    last = int(t[-1]) if len(t) else 0
-    return words_per_event * len(t) + 2 * (last >> wrap_shift) + 4
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _emit_time_high(out, j, th, tw, cur_th, wraps, tag, high_max):  # noqa: ANN001, ANN202 - numba
-    """Write from ``out[j]`` the TIME_HIGH words that move a reader at (``wraps``, ``cur_th``)
-    to (``tw``, ``th``); returns the new (j, cur_th, wraps). ``tag`` is the word's type bits
-    (``8 << 28`` in EVT 2.0, ``8 << 12`` in EVT 3.0), ``high_max`` the largest TIME_HIGH and
-    ``cur_th = -1`` means nothing written yet (the reader then holds TIME_HIGH 0). Shared by
-    both writers; inlined because an array argument costs reference counting per call."""
-    # The reader counts a wrap whenever TIME_HIGH decreases, so crossing k wraps needs k
-    # decreases: step through MAX -> 0 for every wrap but a last one it can reach directly.
-    while wraps < tw:
-        if wraps + 1 == tw and th < cur_th:
-            out[j] = tag | th
-            j += 1
-            cur_th = th
-            wraps = tw
-        else:
-            if cur_th != high_max:
-                out[j] = tag | high_max
-                j += 1
-            out[j] = tag
-            j += 1
-            cur_th = 0
-            wraps += 1
-    if th != cur_th:
-        out[j] = tag | th
-        j += 1
-        cur_th = th
-    return j, cur_th, wraps
-
-
 @njit(cache=True, nogil=True)
 def _encode_evt2_kernel(x, y, t, p, out):  # noqa: ANN001, ANN202 - numba
     n = t.shape[0]
@@ -198,7 +147,7 @@ def _encode_evt2_kernel(x, y, t, p, out):  # noqa: ANN001, ANN202 - numba
         tw = ti >> 34
         th = (ti >> 6) & _TIME_HIGH_MAX
         if tw != wraps or th != cur_th:
-            j, cur_th, wraps = _emit_time_high(out, j, th, tw, cur_th, wraps, _TIME_HIGH_WORD,
+            j, cur_th, wraps = emit_time_high(out, j, th, tw, cur_th, wraps, _TIME_HIGH_WORD,
                                                _TIME_HIGH_MAX)
         out[j] = np.uint32(
             (np.int64(p[i]) << 28) | ((ti & 0x3F) << 22) | (np.int64(x[i]) << 11) | np.int64(y[i])
@@ -208,7 +157,7 @@ def _encode_evt2_kernel(x, y, t, p, out):  # noqa: ANN001, ANN202 - numba
 
 
 def _encode_evt2(events: Events) -> np.ndarray:
-    out = np.empty(_encode_capacity(events.t, 2, 34), np.uint32)
+    out = np.empty(encode_capacity(events.t, 2, 34), np.uint32)
     j = _encode_evt2_kernel(events.x, events.y, events.t, events.p, out)
     return out[:j]
 

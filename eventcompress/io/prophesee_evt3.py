@@ -31,8 +31,8 @@ import numpy as np
 from numba import njit
 
 from ..events import Events, OnUnsorted, enforce_time_order
-from .prophesee_evt2 import _as_words, _emit_time_high, _empty_events, _encode_capacity
 from .prophesee_header import check_writable, finish_read, format_header, load_payload
+from .prophesee_words import as_words, emit_time_high, empty_events, encode_capacity
 
 _HIGH_MAX = (1 << 12) - 1
 _TIME_HIGH_WORD = 8 << 12  # type bits of a TIME_HIGH word
@@ -154,8 +154,8 @@ def decode_evt3(words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     x, y are uint16, t int64 microseconds, p uint8 (1 = ON). Two passes: count, then fill
     arrays of exactly that length.
     """
-    w = _as_words(words, "<u2")
-    out = _empty_events(_count_evt3_kernel(w, -1))
+    w = as_words(words, "<u2")
+    out = empty_events(_count_evt3_kernel(w, -1))
     _decode_evt3_kernel(w, *out)
     return out
 
@@ -168,7 +168,7 @@ def read_evt3(
 ) -> Events:
     """Read a Prophesee RAW file in EVT 3.0 encoding (see read_evt2 for the arguments)."""
     header, words, spath = load_payload(path, "<u2", "3.0", "read_evt3")
-    out = _empty_events(_count_evt3_kernel(words, -1))
+    out = empty_events(_count_evt3_kernel(words, -1))
     n_before, n_unknown, first_unknown, max_x, max_y, n_back = _decode_evt3_kernel(words, *out)
     if n_unknown:
         warnings.warn(
@@ -203,7 +203,7 @@ def _encode_evt3_kernel(x, y, t, p, use_vectors, out):  # noqa: ANN001, ANN202 -
             tw = ti >> 24
             th = (ti >> 12) & _HIGH_MAX
             if tw != wraps or th != cur_th:
-                j, cur_th, wraps = _emit_time_high(out, j, th, tw, cur_th, wraps,
+                j, cur_th, wraps = emit_time_high(out, j, th, tw, cur_th, wraps,
                                                    _TIME_HIGH_WORD, _HIGH_MAX)
             lo = ti & 0xFFF
             if lo != cur_low:
@@ -267,7 +267,7 @@ def _encode_evt3_kernel(x, y, t, p, use_vectors, out):  # noqa: ANN001, ANN202 -
 
 def _encode_evt3(events: Events, use_vectors: bool) -> np.ndarray:
     # per event at most TIME_HIGH, TIME_LOW, ADDR_Y and one ADDR_X / vector word
-    out = np.empty(_encode_capacity(events.t, 4, 24), np.uint16)
+    out = np.empty(encode_capacity(events.t, 4, 24), np.uint16)
     j = _encode_evt3_kernel(events.x, events.y, events.t, events.p, bool(use_vectors), out)
     return out[:j]
 

@@ -123,7 +123,7 @@ def process_many(
     *,
     n_jobs: int = 1,
     backend: Backend = "threads",
-    quiet: bool = True,
+    quiet: bool | None = None,
     epoch: int = 0,
     start_index: int = 0,
     sensor_size: tuple[int, int] | None = None,
@@ -135,7 +135,9 @@ def process_many(
     Every stream must have the same ``sensor_size`` (also required when ``events_list`` is
     empty, via ``sensor_size``). ``n_jobs=-1`` uses every core. ``out`` may be a preallocated
     array of the right shape and dtype (e.g. a memory map) to fill in place. A tqdm progress bar
-    is shown unless ``quiet``. Results are identical for every backend and ``n_jobs``.
+    is shown while stderr is a terminal (``quiet=None``, the default: tqdm's ``disable=None``);
+    ``quiet=True`` hides it, ``quiet=False`` forces it. Results are identical for every backend
+    and ``n_jobs``.
     """
     if backend not in ("threads", "processes"):
         raise ValueError(f"backend must be 'threads' or 'processes', got {backend!r}")

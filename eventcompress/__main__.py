@@ -1,0 +1,7 @@
+"""``python -m eventcompress``: the ``eventcompress`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
