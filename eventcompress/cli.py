@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("eventcompress.commands.report", "compare run directories: Markdown table and plots"),
     "cache": ("eventcompress.commands.cache", "build, inspect, verify, list and remove dataset caches"),
     "demo": ("eventcompress.commands.demo", "decode, compress and frame a few recordings: what the package does, with timings"),
+    "plot": ("eventcompress.commands.plot", "PNG pictures: a recording's rasters, a cached sample's steps, a run's curves"),
 }
 
 DESCRIPTION = """\
@@ -45,6 +46,7 @@ workflows:
   train and score       eventcompress train nmnist-stc-scb-mtlif --data-root DIR
                         eventcompress eval runs/RUN/best.pt --data-root DIR
                         eventcompress report runs/RUN
+  draw it               eventcompress plot events FILE   |   eventcompress plot run runs/RUN
 
 'eventcompress COMMAND --help' shows a command's options and examples."""
 

@@ -66,7 +66,35 @@ class EmptyFileError(FormatError):
 
 
 class CoordinateRangeError(FormatError):
-    """An event lies outside the declared sensor."""
+    """An event lies outside the declared sensor.
+
+    Build it with :meth:`outside`, which words every such error alike: "event i at (x=.., y=..)
+    lies outside the WxH sensor". (The plain ``FormatError`` constructor still works, for the
+    rare error that is not about one event.)
+    """
+
+    @classmethod
+    def outside(
+        cls,
+        path: str | os.PathLike[str] | None,
+        index: int,
+        x: int,
+        y: int,
+        sensor_size: tuple[int, int],
+        *,
+        offset: int | None = None,
+        detail: str = "",
+        hint: str = "",
+    ) -> CoordinateRangeError:
+        """The error for event ``index`` at ``(x, y)`` outside ``sensor_size = (width,
+        height)``; ``detail`` follows the sensor in the message (e.g. "(size from header)"),
+        ``hint`` names the remedy the caller offers."""
+        width, height = (int(v) for v in sensor_size)
+        message = (f"event {int(index)} at (x={int(x)}, y={int(y)}) lies outside the "
+                   f"{width}x{height} sensor")
+        expected = f"0 <= x < {width} and 0 <= y < {height}"
+        return cls(path, f"{message} {detail}" if detail else message, offset=offset,
+                   row=int(index), expected=f"{expected} ({hint})" if hint else expected)
 
 
 class TimestampOrderError(FormatError):

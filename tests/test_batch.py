@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from kernel_strategies import uniform_stream
 
 from eventcompress import Events
-from eventcompress.config import FrozenConfig
 from eventcompress.errors import ConfigError, CoordinateRangeError
 from eventcompress.kernels import (
     CropTime,
@@ -23,11 +23,12 @@ from eventcompress.kernels import (
     process_many,
     register_config,
 )
+from eventcompress.kernels.representations import Representation
 
 
 @register_config
 @dataclass(frozen=True)
-class TimeBinnedCounts(FrozenConfig):
+class TimeBinnedCounts(Representation):
     """Test representation: counts per (time bin of width bin_us, polarity, y, x)."""
 
     n_bins: int = 3
@@ -47,12 +48,7 @@ class TimeBinnedCounts(FrozenConfig):
 
 def _streams(count: int, size=(34, 34)) -> list[Events]:
     rng = np.random.default_rng(1)
-    out = []
-    for _ in range(count):
-        n = int(rng.integers(0, 2_000))
-        out.append(Events(rng.integers(0, size[0], n), rng.integers(0, size[1], n),
-                          np.sort(rng.integers(0, 300_000, n)), rng.integers(0, 2, n), size))
-    return out
+    return [uniform_stream(rng, int(rng.integers(0, 2_000)), size) for _ in range(count)]
 
 
 PIPE = Pipeline((CropTime(0, 250_000), Denoise(4_000), RandomCrop(30, seed=9), FlipLR(0.5),
@@ -121,7 +117,11 @@ def test_empty_batch_and_empty_streams():
     empty = [Events.empty((34, 34))] * 3
     assert not process_many(empty, PIPE, n_jobs=2).any()
     one = [Events([5], [6], [7], [1], (34, 34))]
-    assert process_many(one, PIPE, n_jobs=-1).sum() == _sequential(one).sum()
+    got = process_many(one, PIPE, n_jobs=-1)
+    assert got.shape == (1, 3, 2, 15, 15) and np.array_equal(got, _sequential(one))
+    kept = Pipeline((), TimeBinnedCounts())  # no step drops the one event
+    got = process_many(one, kept, n_jobs=-1)
+    assert got.sum() == 1 and np.array_equal(got, _sequential(one, kept))
 
 
 def test_stc_pipeline_matches_a_loop_for_both_backends():
@@ -149,7 +149,7 @@ def test_stc_without_steps_reads_the_streams_in_place(monkeypatch):
     calls = []
     original = STCConfig.fill_streams
     monkeypatch.setattr(STCConfig, "fill_streams",
-                        lambda self, c, o: (calls.append(len(c)), original(self, c, o)))
+                        lambda self, c, o, *a: (calls.append(len(c)), original(self, c, o, *a)))
     monkeypatch.setattr(PackedEvents, "pack", None)  # packing would fail loudly
     out = process_many(streams, pipe, n_jobs=2)
     assert sum(calls) == 23
@@ -187,7 +187,7 @@ def test_every_kernel_releases_the_gil():
 
     from eventcompress.kernels import (
         _binning,
-        _frame_batch,
+        _frames_kernel,
         _stc_kernel,
         filters,
         geometry,
@@ -196,7 +196,7 @@ def test_every_kernel_releases_the_gil():
 
     # The one deliberate exception: noting a stream's addresses is too short to release it.
     holding = {"_note_addresses"}
-    modules = (filters, geometry, packed, _binning, _frame_batch, _stc_kernel)
+    modules = (filters, geometry, packed, _binning, _frames_kernel, _stc_kernel)
     kernels = [getattr(m, n) for m in modules for n in dir(m)
                if isinstance(getattr(m, n), CPUDispatcher) and n not in holding]
     assert len(kernels) >= 25 and all(hasattr(packed, n) for n in holding)

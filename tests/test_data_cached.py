@@ -141,6 +141,30 @@ def test_fast_loader_in_the_main_process_and_time_first(stores):
     assert x.shape == (4, 8, 2, 10, 12) and torch.equal(x[:, 3], ref[3])
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_fast_loader_in_a_given_order_draws_nothing_global(stores, workers):
+    """``order=``: the training engine's fixed batches of a split, read through the fast path
+    (ring with forked workers), exactly those rows, without touching the global RNG."""
+    from eventcompress.train.data import make_loader
+
+    ds = CachedDataset(stores["dense"], in_memory=True)
+    ref = expected_dense(stores["dense"])
+    _, split = train_val_split(ds, 0.5, seed=1)
+    rows = torch.randperm(len(split), generator=torch.Generator().manual_seed(2)).tolist()
+    batches = [rows[i:i + 16] for i in range(0, len(rows), 16)]
+    state = torch.get_rng_state()
+    loader = make_loader(split, batches, workers)
+    assert loader.dataset is not split  # the fast loader's, not a plain DataLoader
+    if workers:
+        loader.multiprocessing_context = multiprocessing.get_context("fork")
+    got = [(x.clone(), y.clone()) for x, y in loader]
+    assert torch.equal(torch.get_rng_state(), state)
+    parent_rows = np.asarray(split.indices)[np.asarray(rows)]
+    assert [len(x) for x, _ in got] == [len(b) for b in batches]
+    assert torch.equal(torch.cat([x for x, _ in got]), ref[parent_rows])
+    assert torch.cat([y for _, y in got]).tolist() == ds.labels[parent_rows].tolist()
+
+
 def test_workers_fork_ring_and_plain_loader(stores, monkeypatch):
     """Two forked workers: the shared-memory ring gives the same batches as the data, also
     when the loop keeps every batch alive (slots run out: the ordinary path takes over), and

@@ -12,6 +12,7 @@ from conftest import require_oracle
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from kernel_strategies import sensor_streams
 
 from eventcompress import Events
 from eventcompress.kernels import (
@@ -33,19 +34,10 @@ def _tonic():
     return require_oracle("tonic.functional")
 
 
-@st.composite
-def streams(draw, max_side: int = 6, min_n: int = 0, max_n: int = 150, time_sorted: bool = True):
+def streams(max_side: int = 6, min_n: int = 0, max_n: int = 150, time_sorted: bool = True):
     """Small sensors so that neighbouring and repeated pixels are common."""
-    w = draw(st.integers(1, max_side))
-    h = draw(st.integers(1, max_side))
-    n = draw(st.integers(min_n, max_n))
-    x = draw(arrays(np.int64, n, elements=st.integers(0, w - 1)))
-    y = draw(arrays(np.int64, n, elements=st.integers(0, h - 1)))
-    t = draw(arrays(np.int64, n, elements=st.integers(-50, 30_000)))
-    if time_sorted:
-        t = np.sort(t)
-    p = draw(arrays(np.int64, n, elements=st.integers(0, 1)))
-    return Events(x, y, t, p, (w, h))
+    return sensor_streams(max_side=max_side, min_n=min_n, max_n=max_n, t_min=-50, t_max=30_000,
+                          time_sorted=time_sorted)
 
 
 times = st.one_of(st.integers(0, 12_000), st.floats(0, 12_000, allow_nan=False))

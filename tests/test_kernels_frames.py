@@ -508,18 +508,43 @@ def test_coordinates_outside_sensor_raise():
         frames(ev, time_window=1, edges="tonic")
 
 
-@pytest.mark.parametrize("kw", [
-    {}, {"n_time_bins": 2, "event_count": 3}, {"n_time_bins": 0}, {"time_window": -5},
-    {"n_time_bins": 2, "overlap": 1.0}, {"time_window": 10, "overlap": 10},
-    {"event_count": 5, "overlap": 1.5}, {"n_time_bins": 2, "include_incomplete": True},
-    {"n_time_bins": 2, "polarity": "both"}, {"n_time_bins": 2, "dtype": np.complex64},
-    {"n_time_bins": 2, "on_overflow": "wrap"}, {"n_time_bins": 2, "edges": "grid"},
-    {"event_count": 2, "edges": "spikingjelly"},
-    {"n_time_bins": 2, "edges": "tonic", "start_time": 0},
+@pytest.mark.parametrize("kw, key, message", [
+    ({}, None, "give exactly one of time_window, event_count, n_time_bins, n_event_bins; got none"),
+    ({"n_time_bins": 2, "event_count": 3}, "n_time_bins",
+     "give exactly one of time_window, event_count, n_time_bins, n_event_bins; got "
+     "['event_count', 'n_time_bins']"),
+    ({"n_time_bins": 0}, "n_time_bins", "must be a positive integer, got 0"),
+    ({"time_window": -5}, "time_window", "must be a positive number of microseconds, got -5"),
+    ({"n_time_bins": 2, "overlap": 1.0}, "overlap",
+     "for n_time_bins is a fraction of a bin in [0, 1), got 1.0"),
+    ({"time_window": 10, "overlap": 10}, "overlap",
+     "for time_window must be in [0, time_window=10), got 10.0"),
+    ({"event_count": 5, "overlap": 1.5}, "overlap", "for event_count is a number of events, got 1.5"),
+    ({"n_time_bins": 2, "include_incomplete": True}, "include_incomplete",
+     "applies to time_window and event_count, not n_time_bins"),
+    ({"n_time_bins": 2, "polarity": "both"}, "polarity",
+     "must be one of 'split', 'merge', 'signed', got 'both'"),
+    ({"n_time_bins": 2, "dtype": np.complex64}, "dtype",
+     "must be one of ['uint8', 'uint16', 'uint32', 'int8', 'int16', 'int32', 'int64', 'float16', "
+     "'float32', 'float64'], got <class 'numpy.complex64'>"),
+    ({"n_time_bins": 2, "on_overflow": "wrap"}, "on_overflow",
+     "must be one of 'saturate', 'raise', got 'wrap'"),
+    ({"n_time_bins": 2, "edges": "grid"}, "edges",
+     "must be 'fixed', 'tonic' or 'spikingjelly', got 'grid'"),
+    ({"event_count": 2, "edges": "spikingjelly"}, "edges",
+     "edges='spikingjelly' takes n_time_bins (split by time) or n_event_bins (split by number), "
+     "not event_count"),
+    ({"n_time_bins": 2, "edges": "tonic", "start_time": 0}, "start_time",
+     "tonic uses start_time/end_time only with time_window"),
 ])
-def test_bad_arguments(kw):
-    with pytest.raises(ValueError):
-        frames(one_pixel(3), **kw)
+def test_bad_arguments(kw, key, message):
+    """frames is FrameConfig(...)(events): one validation, the field named."""
+    for make in (lambda: frames(one_pixel(3), **kw), lambda: FrameConfig(**kw)):
+        with pytest.raises(ConfigError) as info:
+            make()
+        assert info.value.key == key
+        where = f"[{key}] " if key else ""
+        assert str(info.value) == f"FrameConfig: {where}{message}"
 
 
 # ------------------------------------------------------------------------------------------

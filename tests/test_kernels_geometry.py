@@ -7,7 +7,7 @@ import pytest
 from conftest import require_oracle
 from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
+from kernel_strategies import sensor_streams
 
 from eventcompress import Events
 from eventcompress.errors import FormatError
@@ -32,18 +32,9 @@ def _tonic_transforms():
     return require_oracle("tonic.transforms")
 
 
-@st.composite
-def streams(draw, max_side: int = 80, max_n: int = 120, time_sorted: bool = True):
-    w = draw(st.integers(1, max_side))
-    h = draw(st.integers(1, max_side))
-    n = draw(st.integers(0, max_n))
-    x = draw(arrays(np.int64, n, elements=st.integers(0, w - 1)))
-    y = draw(arrays(np.int64, n, elements=st.integers(0, h - 1)))
-    t = draw(arrays(np.int64, n, elements=st.integers(-1000, 10**6)))
-    if time_sorted:
-        t = np.sort(t)
-    p = draw(arrays(np.int64, n, elements=st.integers(0, 1)))
-    return Events(x, y, t, p, (w, h), {"source": "hypothesis"})
+def streams(max_side: int = 80, max_n: int = 120, time_sorted: bool = True):
+    return sensor_streams(max_side=max_side, max_n=max_n, t_min=-1000, t_max=10**6,
+                          time_sorted=time_sorted, metadata={"source": "hypothesis"})
 
 
 def _tonic(events: Events) -> np.ndarray:

@@ -334,17 +334,32 @@ def test_long_windows_use_exact_exponentials():
     close(compress_events(ev, 1, tau_s=2.0**32), reference(ev, 1, 2.0**32))
 
 
-@pytest.mark.parametrize("kw", [
-    {"steps": 0}, {"tau_s": 0.0}, {"tau_s": -1.0}, {"tau_s": math.nan}, {"edges": "time"},
-    {"fine_bins": 0}, {"normalize": "l2"}, {"polarity": "on"},
+@pytest.mark.parametrize("kw, key, message", [
+    ({"steps": 0}, "steps", "must be a positive integer, got 0"),
+    ({"tau_s": 0.0}, "tau_s", "must be > 0 (math.inf for plain counts), got 0.0"),
+    ({"tau_s": -1.0}, "tau_s", "must be > 0 (math.inf for plain counts), got -1.0"),
+    ({"tau_s": math.nan}, "tau_s", "must be > 0 (math.inf for plain counts), got nan"),
+    ({"tau_s": "5"}, "tau_s", "must be a number of microseconds, got '5'"),
+    ({"edges": "time"}, "edges", "must be one of 'fixed', 'count', got 'time'"),
+    ({"fine_bins": 0}, "fine_bins", "must be a positive integer or None, got 0"),
+    ({"normalize": "l2"}, "normalize", "must be one of 'none', 'max', 'mean-std', got 'l2'"),
+    ({"polarity": "on"}, "polarity", "must be one of 'split', 'merge', 'signed', got 'on'"),
+    ({"carry": 1}, "carry", "must be a bool, got 1"),
+    ({"start_time": 0.5}, "start_time", "must be an integer number of microseconds, got 0.5"),
+    ({"end_time": 2**63}, "end_time",
+     f"must lie in the int64 range of microseconds, got {2**63}"),
 ])
-def test_bad_arguments(kw):
+def test_bad_arguments(kw, key, message):
+    """compress_events is STCConfig(...)(events): one validation, the field named."""
     ev = Events([0], [0], [0], [1], (1, 1))
     args = {"steps": 2, **kw}
-    with pytest.raises(ValueError):
-        compress_events(ev, args.pop("steps"), **args)
-    with pytest.raises(ConfigError):
-        STCConfig(**{"steps": 2, **kw})
+    for make in (lambda: compress_events(ev, args["steps"],
+                                         **{k: v for k, v in args.items() if k != "steps"}),
+                 lambda: STCConfig(**args)):
+        with pytest.raises(ConfigError) as info:
+            make()
+        assert info.value.key == key
+        assert str(info.value) == f"STCConfig: [{key}] {message}"
 
 
 def test_coordinates_outside_sensor_raise():

@@ -295,3 +295,21 @@ def test_blocks_cuda_match_cpu() -> None:
         out_cpu.sum().backward()
         out_cuda.sum().backward()
         torch.testing.assert_close(block.conv.weight.grad, twin.conv.weight.grad.cpu())
+
+
+def test_readout_norm_drives_the_neuron_with_unit_scale() -> None:
+    """``norm=True``: the neuron's input is ``BN(W x[t])`` over the T*N rows (no linear bias),
+    zero mean and unit variance per output in training, whatever the fan-in."""
+    gen = torch.Generator().manual_seed(3)
+    head = Readout(512, 3, mode="count", neuron="plif", norm=True)
+    assert head.linear.bias is None and isinstance(head.bn, torch.nn.BatchNorm1d)
+    seen = {}
+    head.neuron.register_forward_hook(lambda m, a, o: seen.update(drive=a[0]))
+    x = torch.bernoulli(torch.full((4, 32, 512), 0.05), generator=gen)
+    counts = head(x)
+    drive = seen["drive"].reshape(-1, 3)
+    torch.testing.assert_close(drive.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(drive.var(0, unbiased=False), torch.ones(3), atol=1e-3, rtol=0)
+    assert counts.sum() > 0  # unit-scale drive crosses theta = 1: the neurons spike
+    with pytest.raises(ConfigError, match="norm applies to the spiking modes"):
+        Readout(4, 2, norm=True)

@@ -307,8 +307,9 @@ def test_cli_models_ls_lists_networks_and_recipes(capsys, monkeypatch):
     recipe_rows = _table_rows(out, "recipe")
     assert sorted(recipe_rows) == list_models()  # one recipe per network
     assert recipe_rows["nmnist-stc-scb-mtlif"][1:4] == ["nmnist-stc-scb-mtlif", "545,133", "-"]
-    # the plif recipes read out spike rates: one more leak parameter than the default network
-    assert recipe_rows["nmnist-plif"][2:4] == ["545,038", "readout=rate"]
+    # the plif recipes read out spike counts of a batch-normalised PLIF: its leak and the norm's
+    # 20 parameters, no linear bias (10), on top of the default network
+    assert recipe_rows["nmnist-plif"][2:4] == ["545,048", "readout=count"]
     assert recipe_rows["nmnist-plif"][-1] == "2007.05785"
 
     assert main(["models", "ls", "--dataset", "dvsgesture"]) == 0

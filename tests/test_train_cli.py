@@ -6,14 +6,15 @@ import json
 import re
 import sys
 
+import numpy as np
 import pytest
 import torch
-from train_helpers import TINY, one_thread  # noqa: F401
+from train_helpers import TINY, one_thread, train_cache  # noqa: F401
 
 from eventcompress.cli import main
 from eventcompress.datasets import get_dataset
 from eventcompress.recipes import loads
-from eventcompress.train.data import _stratified_head
+from eventcompress.train.data import balanced_head
 from eventcompress.train.rundir import RunDir
 
 SUMMARY_KEYS = ("val_selected_test_acc", "best_val_acc", "best_epoch",
@@ -75,8 +76,8 @@ def test_eval_reports_every_field(trained, nmnist_small, capsys):
     assert result["samples"] == 40 and len(result["classes"]) == 10
     confusion = result["confusion_matrix"]
     assert sum(map(sum, confusion)) == 40
-    picked = _stratified_head(get_dataset("nmnist").samples(nmnist_small, "test"), 40)
-    counts = [sum(s.label == c for s in picked) for c in range(10)]
+    labels = np.asarray([s.label for s in get_dataset("nmnist").samples(nmnist_small, "test")])
+    counts = np.bincount(labels[balanced_head(labels, 40)], minlength=10).tolist()
     assert [sum(row) for row in confusion] == counts
     assert result["per_class_accuracy"] == [row[i] / counts[i] for i, row in enumerate(confusion)]
     assert sum(confusion[i][i] for i in range(10)) / 40 == result["accuracy"]
@@ -122,6 +123,23 @@ def test_resume_extends_a_finished_run(trained, nmnist_small, tmp_path, capsys):
                  str(nmnist_small), "--limit", "40", "--quiet"]) == 0
     assert [r["epoch"] for r in RunDir(run).read_metrics()] == [1, 2, 3]
     assert "epochs = 3" in (run / "recipe.toml").read_text("utf-8")
+
+
+def test_resume_refuses_other_preprocessing(trained, nmnist_small, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "edited"
+    shutil.copytree(trained, run)
+    recipe = run / "recipe.toml"
+    text = recipe.read_text("utf-8")
+    assert "tau_s = 20000.0" in text
+    recipe.write_text(text.replace("tau_s = 20000.0", "tau_s = 50000.0"), encoding="utf-8")
+    assert main(["train", "--resume", str(run), "--epochs", "3", "--data-root",
+                 str(nmnist_small), "--limit", "40", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "was trained on preprocessing" in err and '"tau_s":20000.0' in err.replace(" ", "")
+    assert '"tau_s":50000.0' in err.replace(" ", "")
+    assert [r["epoch"] for r in RunDir(run).read_metrics()] == [1, 2]
 
 
 @pytest.mark.parametrize(("setting", "message"), [

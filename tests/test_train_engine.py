@@ -7,7 +7,13 @@ import signal
 
 import pytest
 import torch
-from train_helpers import make_trainer, one_thread, synthetic_sets, tiny_recipe  # noqa: F401
+from train_helpers import (  # noqa: F401
+    make_trainer,
+    one_thread,
+    synthetic_sets,
+    tiny_recipe,
+    train_cache,
+)
 
 from eventcompress.errors import ConfigError
 from eventcompress.nn.networks import SpikingNet

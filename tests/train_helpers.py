@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,20 @@ def one_thread():
     yield
     torch.set_flush_denormal(False)
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def train_cache(tmp_path_factory):
+    """One cache folder for the session's training tests (``$EVENTCOMPRESS_CACHE``, the data
+    layer's default), so that each pipeline's stores are built once and never in ~/.cache."""
+    folder = tmp_path_factory.mktemp("train-cache")
+    saved = os.environ.get("EVENTCOMPRESS_CACHE")
+    os.environ["EVENTCOMPRESS_CACHE"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("EVENTCOMPRESS_CACHE", None)
+    else:
+        os.environ["EVENTCOMPRESS_CACHE"] = saved
 
 
 #: Overrides that shrink the N-MNIST networks to a few thousand parameters.

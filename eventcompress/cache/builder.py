@@ -41,6 +41,7 @@ from .format import (
     store_name,
 )
 from .lock import build_lock
+from .shard_task import ShardTask, compute_and_write_shard
 from .writer import StoreWriter, ragged_resume_point
 from .zarr_backend import ZarrWriter
 
@@ -285,24 +286,33 @@ def _run(partial: Path, items: list[Any], pipeline: Any, layout: StoreLayout,
     for s in todo:
         for a, b in _task_bounds(items, *bounds[s]):
             tasks.append((s, Task(a, items[a:b], pipeline, layout, dense, compressor)))
-    per_shard = {s: sum(1 for t, _ in tasks if t == s) for s in todo}
+    computed = sum(len(t.items) for _, t in tasks)
+    work: list[tuple[int, Any]] = list(tasks)
+    fn: Any = compute_task
+    if dense and ex.writes_shards:  # one task per shard, writing it on the worker
+        work = [(s, ShardTask(s, str(partial), [t for k, t in tasks if k == s],
+                              attrs.get("source_root"))) for s in todo]
+        fn = compute_and_write_shard
+    per_shard = {s: sum(1 for t, _ in work if t == s) for s in todo}
     writer = StoreWriter(zw, todo, per_shard, start_row=start_row, skip_rows=skip_rows)
-    report = BuildReport(partial, samples=n, computed=sum(len(t.items) for _, t in tasks))
+    report = BuildReport(partial, samples=n, computed=computed)
     decode_s = transform_s = 0.0
     already = n - report.computed
     t_setup = time.perf_counter() - t0
     with tqdm(total=n, initial=already, unit="sample", desc=partial.name[:-len(".partial")],
               disable=None if progress else True, smoothing=0.1) as bar:
         try:
-            for position, result in ex.imap_unordered(compute_task, (t for _, t in tasks),
+            for position, result in ex.imap_unordered(fn, (t for _, t in work),
                                                       window=max(4, 4 * ex.jobs)):
                 decode_s += result.decode_s
                 transform_s += result.transform_s
-                bar.update(writer.add(tasks[position][0], result))
+                bar.update(writer.add(work[position][0], result))
             writer.finish()
         finally:
             if not isinstance(executor, TaskExecutor):
                 ex.close()
+    for stray in partial.glob("*/c/**/.*.tmp"):  # left by a worker killed mid-write
+        stray.unlink(missing_ok=True)
     report.errors = writer.error_list()
     report.saturated = sum(writer.saturated.values())
     status = zw.done()

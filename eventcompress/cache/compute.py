@@ -56,6 +56,8 @@ class TaskResult:
     #: seconds spent decoding and transforming, for the build summary
     decode_s: float = 0.0
     transform_s: float = 0.0
+    #: the task wrote its shard's data itself (:mod:`.shard_task`); only the markers are left
+    written: bool = False
 
     @property
     def hi(self) -> int:

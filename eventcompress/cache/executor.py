@@ -24,6 +24,9 @@ class TaskExecutor(ABC):
     """Runs ``fn(task)`` for every task; see the module docstring."""
 
     jobs: int = 1
+    #: dense stores: the builder hands this executor one task per shard that writes the shard
+    #: itself (:mod:`.shard_task`), instead of sending the chunks back to one writer
+    writes_shards: bool = False
 
     @abstractmethod
     def imap_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any], window: int
@@ -124,13 +127,21 @@ class LocalExecutor(TaskExecutor):
             self._pool = None
 
 
-EXECUTORS: dict[str, Callable[..., TaskExecutor]] = {"local": LocalExecutor}
+def _dask(jobs: int | None = None, **options: Any) -> TaskExecutor:
+    from .dask_executor import DaskExecutor  # distributed is imported only when asked for
+
+    return DaskExecutor(jobs, **options)
 
 
-def get_executor(name: str | TaskExecutor = "local", jobs: int | None = None) -> TaskExecutor:
-    """An executor by name (``local``), or ``name`` itself when it already is one."""
+EXECUTORS: dict[str, Callable[..., TaskExecutor]] = {"local": LocalExecutor, "dask": _dask}
+
+
+def get_executor(name: str | TaskExecutor = "local", jobs: int | None = None,
+                 **options: Any) -> TaskExecutor:
+    """An executor by name (``local``, ``dask``; ``options`` go to its constructor, e.g.
+    ``scheduler="tcp://HOST:8786"`` for dask), or ``name`` itself when it already is one."""
     if isinstance(name, TaskExecutor):
         return name
     if name not in EXECUTORS:
         raise ValueError(f"unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
-    return EXECUTORS[name](jobs)
+    return EXECUTORS[name](jobs, **options)

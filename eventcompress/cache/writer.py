@@ -105,7 +105,9 @@ class StoreWriter:
         prog.results.sort(key=lambda r: r.lo)
         start = time.perf_counter()
         if self.layout.kind == "dense":
-            if prog.results[0].chunks is not None:
+            if prog.results[0].written:
+                pass  # a cluster task wrote the shard already (shard_task)
+            elif prog.results[0].chunks is not None:
                 chunks = [c for r in prog.results for c in r.chunks]
                 self.zw.write_encoded_shard(prog.lo, chunks)
             else:

@@ -66,7 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--dtype", default=None, help="stored dtype (default float16 for STC, "
                    "uint16 for counts)")
     b.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help="worker processes (default: all cores)")
+                   help="worker processes (default: all cores; dask LocalCluster: 2)")
+    b.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="local worker processes (default) or a Dask cluster (needs the "
+                        "eventcompress[dask] extra; docs/scale-out.md)")
+    b.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="dask: the scheduler of a running cluster (default: a LocalCluster of "
+                        "--jobs workers on 127.0.0.1)")
     b.add_argument("--allow-errors", action="store_true",
                    help="exit 0 even when some recordings failed (they are marked failed)")
     b.add_argument("--rebuild", action="store_true", help="replace an existing or stale store")
@@ -165,15 +171,19 @@ def _mb(n: int) -> str:
 
 def _build(args: argparse.Namespace) -> int:
     from ..cache.builder import SampleErrors, build_store
-    from ..cache.executor import LocalExecutor
+    from ..cache.executor import get_executor
     from ..datasets import get_dataset
+    from ..errors import ConfigError
 
     layout = get_dataset(args.dataset)
     pipeline = pipeline_from_args(args, layout.sensor_size)
     quiet = getattr(args, "quiet", False)
     splits = ["train", "test"] if args.split == "all" else [args.split]
     status = 0
-    with LocalExecutor(args.jobs) as executor:  # one worker pool for every split
+    if args.scheduler and args.executor != "dask":
+        raise ConfigError("--scheduler needs --executor dask", key="--scheduler")
+    options = {"scheduler": args.scheduler} if args.scheduler else {}
+    with get_executor(args.executor, args.jobs, **options) as executor:  # one for every split
         for split in splits:
             # allow_errors here: the summary below reports the failures and sets the status
             report = build_store(layout, args.root, split, pipeline, args.out,

@@ -13,7 +13,6 @@ import argparse
 import json
 import sys
 
-
 EXAMPLE = ("examples:\n  eventcompress eval runs/nmnist-stc-scb-mtlif/RUN/best.pt --data-root DIR\n"
            "  eventcompress eval runs/RUN/best.pt --data-root DIR --split test --json")
 
@@ -21,7 +20,9 @@ EXAMPLE = ("examples:\n  eventcompress eval runs/nmnist-stc-scb-mtlif/RUN/best.p
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="best.pt, last.pt or a run dir")
     parser.add_argument("--data-root", required=True, metavar="DIR", help="dataset folder")
-    parser.add_argument("--cache-dir", metavar="DIR", help="cache folder for processed samples")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="cache folder of the stores (default: $EVENTCOMPRESS_CACHE, else "
+                             "~/.cache/eventcompress)")
     parser.add_argument("--split", choices=["train", "val", "test"], default="test",
                         help="split to evaluate (default: test)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")

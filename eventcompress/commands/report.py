@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-
 EXAMPLE = ("examples:\n  eventcompress report runs/nmnist-stc-scb-mtlif/RUN\n"
            "  eventcompress report runs/a runs/b --out reports/")
 

@@ -10,8 +10,8 @@ continues it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-
 
 EXAMPLE = ("examples:\n  eventcompress train nmnist-stc-scb-mtlif --data-root ../shared/realdata/nmnist/NMNIST-small\n"
            "  eventcompress train nmnist-ann --data-root DIR --epochs 5 --set training.batch_size=32\n"
@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", nargs="?", metavar="RECIPE",
                         help="recipe file or name from models/ (omit with --resume)")
     parser.add_argument("--data-root", required=True, metavar="DIR", help="dataset folder")
-    parser.add_argument("--cache-dir", metavar="DIR", help="cache folder for processed samples")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="cache folder of the stores (default: $EVENTCOMPRESS_CACHE, else "
+                             "~/.cache/eventcompress)")
     parser.add_argument("--out", metavar="RUN_DIR", help="run directory (must be new or empty)")
     parser.add_argument("--epochs", type=int, metavar="N", help="= --set training.epochs=N")
     parser.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")
@@ -37,12 +39,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, metavar="N",
                         help="smoke runs only: at most N samples per split (a balanced subset; "
                              "the test figure is then not the official one)")
+    parser.add_argument("--nproc", type=int, metavar="N",
+                        help="train with N processes on this machine (torchrun + DDP over "
+                             "loopback; docs/scale-out.md); the batch size stays global")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import EventCompressError
     from ..train import TrainingInterrupted, train
 
+    if args.nproc is not None and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from ..train.distributed import launch
+
+        return launch(args.nproc, _without_nproc(sys.argv[1:]))
     if args.threads is not None:
         import torch
 
@@ -57,8 +66,21 @@ def run(args: argparse.Namespace) -> int:
     except EventCompressError as exc:
         print(f"eventcompress train: {exc}", file=sys.stderr)
         return 1
-    print(format_summary(summary))
+    if os.environ.get("RANK", "0") == "0":  # torchrun: one summary, from rank 0
+        print(format_summary(summary))
     return 0
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
 
 
 def format_summary(s: dict) -> str:

@@ -194,7 +194,7 @@ def _identity(batch: Any) -> Any:
 def fast_loader(dataset: Any, batch_size: int = 128, shuffle: bool = False,
                 num_workers: int = 0, *, drop_last: bool = False,
                 generator: torch.Generator | None = None, slots_per_worker: int | None = None,
-                time_first: bool = False, **kwargs: Any) -> DataLoader:
+                time_first: bool = False, order: Any = None, **kwargs: Any) -> DataLoader:
     """A DataLoader over a dense :class:`~eventcompress.data.CachedDataset` (or a subset of
     one, e.g. from ``train_val_split``) yielding ``(x [N, T, P, H, W], labels [N])`` batches
     (``[T, N, ...]`` with ``time_first``).
@@ -207,6 +207,11 @@ def fast_loader(dataset: Any, batch_size: int = 128, shuffle: bool = False,
     (``pin_memory``, ``persistent_workers``, ``prefetch_factor``, ``multiprocessing_context``,
     ``worker_init_fn``) go to the DataLoader. Datasets with a per-sample ``transform`` or a
     ragged store get an ordinary DataLoader with ``batch_collate`` / ``pad_collate``.
+
+    ``order`` (instead of ``shuffle``): the indices into ``dataset`` in the order to read them,
+    cut into batches of ``batch_size`` (a training loop that fixes its own order, e.g. for
+    exact resume). With ``order``, ``generator`` seeds the DataLoader itself (its workers'
+    base seed), so iterating draws nothing from the global RNG.
     """
     from .collate import batch_collate, pad_collate
 
@@ -215,8 +220,12 @@ def fast_loader(dataset: Any, batch_size: int = 128, shuffle: bool = False,
         # a split of a CachedDataset: sample the subset's rows, read from the parent
         rows = np.asarray(dataset.indices, np.int64)
         dataset = dataset.dataset
-    if rows is None:
-        sampler: Any = RandomSampler(dataset, generator=generator) if shuffle else \
+    if order is not None:
+        picked = np.asarray(order, np.int64)
+        sampler: Any = (picked if rows is None else rows[picked]).tolist()
+        kwargs["generator"] = generator
+    elif rows is None:
+        sampler = RandomSampler(dataset, generator=generator) if shuffle else \
             SequentialSampler(dataset)
     elif shuffle:
         sampler = SubsetRandomSampler(rows.tolist(), generator=generator)

@@ -108,12 +108,7 @@ def raise_out_of_range(
 ) -> None:
     """CoordinateRangeError for event ``index``; ``hint`` is the remedy that reader offers
     (each reader passes its own, so the message never names an argument it lacks)."""
-    raise CoordinateRangeError(
-        path,
-        f"event {index} at (x={x}, y={y}) lies outside the {sensor_size[0]}x{sensor_size[1]} sensor",
-        offset=offset, row=index,
-        expected=f"0 <= x < {sensor_size[0]} and 0 <= y < {sensor_size[1]} ({hint})",
-    )
+    raise CoordinateRangeError.outside(path, index, x, y, sensor_size, offset=offset, hint=hint)
 
 
 def check_events_fit(events: Events, path: str | None, what: str, *, x_max: int, y_max: int,

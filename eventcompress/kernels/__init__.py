@@ -2,15 +2,19 @@
 
 * :mod:`.geometry`: downsample, resize, crops, flips, time crop (``Events -> Events``).
 * :mod:`.filters`: denoise, refractory period, hot-pixel removal (``Events -> Events``).
-* :mod:`.transforms`: frozen configuration classes for those steps.
+* :mod:`.transforms`: frozen configuration classes for those steps (:class:`EventTransform`).
 * :mod:`.augment`: random event-level augmentations (drops, jitter, noise, time skew).
-* :mod:`.pipeline`: :class:`Pipeline`, a hashable chain of steps plus a representation.
-* :mod:`.packed`: :class:`PackedEvents`, many streams in flat arrays for batch kernels
-  (:class:`PackBuffers` to pack chunk after chunk into reused memory).
-* :mod:`.batch`: :func:`process_many`, one pipeline over many recordings in parallel.
-* :mod:`.frames`, :mod:`.stc`, :mod:`.representations`: dense representations (frames, STC)
-  and their configurations :class:`FrameConfig`, :class:`STCConfig`. The function
+* :mod:`.frames` (kernel :mod:`._frames_kernel`), :mod:`.stc` (kernel :mod:`._stc_kernel`):
+  the dense representations and their configurations :class:`FrameConfig`, :class:`STCConfig`,
+  both :class:`Representation` subclasses (:mod:`.representations`). The function
   ``frames.frames`` is deliberately not re-exported here: the name would shadow the submodule.
+* :mod:`.pipeline`: :class:`Pipeline`, a hashable chain of steps plus a representation.
+* :mod:`.registry`: :func:`register_config`, the one registry of configuration classes by name,
+  which :func:`config_from_dict` reads.
+* :mod:`.packed`: :class:`PackedEvents`, many streams in flat arrays for batch kernels.
+* :mod:`.batch`: :func:`process_many`, one pipeline over many recordings in parallel.
+
+docs/architecture.md maps how a setting flows from a configuration to a kernel.
 """
 
 from .augment import (
@@ -24,7 +28,7 @@ from .augment import (
 )
 from .batch import process_many
 from .filters import denoise, hot_pixels, refractory_period, remove_hot_pixels
-from .frames import frame_count, frames_spikingjelly
+from .frames import FrameConfig, frame_count, frames_spikingjelly
 from .geometry import (
     center_crop,
     crop,
@@ -37,12 +41,12 @@ from .geometry import (
     resize,
     shift_time_to_zero,
 )
-from .packed import PackBuffers, PackedEvents, uniforms
-from .pipeline import Pipeline, config_class, config_from_dict
-from .representations import FrameConfig, STCConfig
-from .stc import compress_events
+from .packed import PackedEvents
+from .pipeline import Pipeline
+from .registry import config_from_dict, register_config
+from .representations import Representation
+from .stc import STCConfig, compress_events
 from .transforms import (
-    TRANSFORMS,
     CenterCrop,
     CropTime,
     Denoise,
@@ -56,7 +60,6 @@ from .transforms import (
     RemoveHotPixels,
     Resize,
     ShiftTimeToZero,
-    register_config,
 )
 
 __all__ = [
@@ -67,7 +70,6 @@ __all__ = [
     "TimeJitter",
     "TimeSkew",
     "UniformNoise",
-    "TRANSFORMS",
     "CenterCrop",
     "CropTime",
     "Denoise",
@@ -77,18 +79,17 @@ __all__ = [
     "FlipPolarity",
     "FlipUD",
     "FrameConfig",
-    "PackBuffers",
     "PackedEvents",
     "Pipeline",
     "RandomCrop",
     "RefractoryPeriod",
     "RemoveHotPixels",
+    "Representation",
     "Resize",
     "STCConfig",
     "ShiftTimeToZero",
     "center_crop",
     "compress_events",
-    "config_class",
     "config_from_dict",
     "crop",
     "crop_time",
@@ -107,5 +108,4 @@ __all__ = [
     "remove_hot_pixels",
     "resize",
     "shift_time_to_zero",
-    "uniforms",
 ]

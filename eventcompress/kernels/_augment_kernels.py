@@ -9,12 +9,12 @@ import math
 import numpy as np
 from numba import njit
 
-from .packed import _splitmix64
+from .packed import splitmix64
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _u(key, j):
-    v = _splitmix64(key ^ np.uint64(j + 1))
+    v = splitmix64(key ^ np.uint64(j + 1))
     return np.float64(v >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 

@@ -11,11 +11,13 @@ and runs it again, or raises the matching exception.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from ._binning import MERGE, SIGNED, ceil_frac, first_decrease
+from .common import INT64_MAX
 from .packed import array_at
 
 _U = np.uint64
@@ -36,7 +38,25 @@ _EXP = 3  # continuous, one exp per event (windows too long for the tables)
 
 SHIFT = 10
 _MAX_HI_TABLE = 1 << 20
-_INT64_MAX = np.iinfo(np.int64).max
+
+
+class STCPlan(NamedTuple):
+    """An ``STCConfig`` in the form the kernel takes (derived once per configuration, see
+    ``stc.stc_plan``); Numba receives it as one tuple argument."""
+
+    steps: int
+    n_channels: int
+    edges_count: bool
+    has_start: bool
+    start_time: int
+    has_end: bool
+    end_time: int
+    inv_tau: float  # 1 / tau_s, 0 for tau_s = inf
+    fine_bins: int  # 0: exact weights
+    carry: bool
+    normalize: int  # 0 none, 1 max, 2 mean-std
+    pmode: int
+    lo_tab: np.ndarray  # exp_table(1 << SHIFT, 1.0, inv_tau)
 
 
 @njit(cache=True, nogil=True)
@@ -133,12 +153,12 @@ def _windows(t, a, b, steps, edges_count, has_start, start_time, has_end, end_ti
     if has_end:
         t1 = end_time
     else:
-        if t[b - 1] == _INT64_MAX:
+        if t[b - 1] == INT64_MAX:
             return LAST_IS_MAX
         t1 = t[b - 1] + 1
     if t1 <= t0:
         return EMPTY_RANGE
-    if t0 < 0 and t1 > _INT64_MAX + t0:
+    if t0 < 0 and t1 > INT64_MAX + t0:
         return TOO_LONG
     if has_start or has_end:  # keep the events with t0 <= t < t1
         while a < b and t[a] < t0:
@@ -230,18 +250,20 @@ def _normalize(o, normalize, stat):
 
 
 @njit(cache=True, nogil=True)
-def compress_batch(x, y, t, p, offsets, table, out, edges_count, has_start, start_time, has_end,
-                   end_time, inv_tau, fine_bins, carry, normalize, pmode, lo_tab, status, aux):
-    """out[k] = STC of sample k of the packed batch (shape (steps, P, H, W), float32).
+def compress_batch(x, y, t, p, offsets, table, out, plan, status, aux):
+    """out[k] = STC of sample k of the packed batch (shape (steps, P, H, W), float32), with the
+    settings of ``plan`` (an ``STCPlan``).
 
     With a non-empty ``table`` (``packed.address_table``), sample k is read where its fields lie,
     at the addresses in ``table[k]`` (``offsets`` then only give the lengths and ``x, y, t, p``
     only the dtypes): no packed copy.
 
     ``status[k]`` gets a code (OK or a reason the caller must handle) and ``aux[k]`` the index
-    of an event outside the sensor. ``fine_bins`` 0 means exact weights; ``normalize`` 0 none,
-    1 max, 2 mean-std; ``lo_tab = exp_table(1 << SHIFT, 1.0, inv_tau)``.
+    of an event outside the sensor.
     """
+    edges_count, has_start, start_time = plan.edges_count, plan.has_start, plan.start_time
+    has_end, end_time, inv_tau, fine_bins = plan.has_end, plan.end_time, plan.inv_tau, plan.fine_bins
+    carry, normalize, pmode, lo_tab = plan.carry, plan.normalize, plan.pmode, plan.lo_tab
     n_samples = offsets.shape[0] - 1
     steps, height, width = out.shape[1], out.shape[3], out.shape[4]
     plane = height * width

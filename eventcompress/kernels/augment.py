@@ -36,8 +36,9 @@ from ._augment_kernels import (
     spatial_jitter,
     time_jitter,
 )
-from .filters import _filtered
-from .transforms import EventTransform, _seed, _set, register_config
+from .common import set_field as _set
+from .packed import compact
+from .transforms import EventTransform, check_seed, register_config
 
 __all__ = [
     "DropArea",
@@ -130,13 +131,13 @@ class DropEvents(_Random):
 
     def __post_init__(self) -> None:
         _set(self, "probability", _number(self, "probability", self.probability, 0.0, 1.0))
-        _seed(self)
+        check_seed(self)
 
     def apply_packed(self, packed, sample_indices, epoch=0, position=0, rng=None):
         if self.probability <= 0.0:
             return packed
         keys = sample_keys(self.sample_draws(sample_indices, epoch, position, rng)[:, 0])
-        return _filtered(packed, drop_random_mask(packed.offsets, keys, self.probability))
+        return compact(packed, drop_random_mask(packed.offsets, keys, self.probability))
 
 
 @register_config
@@ -151,12 +152,12 @@ class DropTimeWindow(_Random):
 
     def __post_init__(self) -> None:
         _span(self, "duration_ratio", 0.0, 1.0)
-        _seed(self)
+        check_seed(self)
 
     def apply_packed(self, packed, sample_indices, epoch=0, position=0, rng=None):
         u = self.sample_draws(sample_indices, epoch, position, rng)
         ratios = np.ascontiguousarray(_drawn(self.duration_ratio, u[:, 1]))
-        return _filtered(packed, drop_window_mask(packed.t, packed.offsets, ratios,
+        return compact(packed, drop_window_mask(packed.t, packed.offsets, ratios,
                                                    np.ascontiguousarray(u[:, 2])))
 
 
@@ -173,7 +174,7 @@ class DropArea(_Random):
 
     def __post_init__(self) -> None:
         _span(self, "area_ratio", 0.0, 1.0)
-        _seed(self)
+        check_seed(self)
 
     def apply_packed(self, packed, sample_indices, epoch=0, position=0, rng=None):
         u = self.sample_draws(sample_indices, epoch, position, rng)
@@ -184,7 +185,7 @@ class DropArea(_Random):
         x0 = np.minimum((u[:, 2] * (sw - w + 1)).astype(np.int64), sw - w)
         y0 = np.minimum((u[:, 3] * (sh - h + 1)).astype(np.int64), sh - h)
         keep = drop_box_mask(packed.x, packed.y, packed.offsets, x0, y0, w, h)
-        return _filtered(packed, keep)
+        return compact(packed, keep)
 
 
 @register_config
@@ -203,13 +204,13 @@ class TimeJitter(_Random):
         _non_negative(self, "std")
         _set(self, "clip_negative", bool(self.clip_negative))
         _set(self, "sort", bool(self.sort))
-        _seed(self)
+        check_seed(self)
 
     def apply_packed(self, packed, sample_indices, epoch=0, position=0, rng=None):
         keys = sample_keys(self.sample_draws(sample_indices, epoch, position, rng)[:, 0])
         out = packed.replace(t=time_jitter(packed.t, packed.offsets, keys, float(self.std)))
         if self.clip_negative:
-            out = _filtered(out, out.t >= 0)
+            out = compact(out, out.t >= 0)
         if self.sort:
             out = out.replace(x=out.x.copy(), y=out.y.copy(), p=out.p.copy())
             sort_segments(out.x, out.y, out.t, out.p, out.offsets)
@@ -235,7 +236,7 @@ class SpatialJitter(_Random):
         if self.outliers not in ("drop", "clamp"):
             raise ConfigError(f"must be 'drop' or 'clamp', got {self.outliers!r}",
                               source="SpatialJitter", key="outliers")
-        _seed(self)
+        check_seed(self)
 
     def apply_packed(self, packed, sample_indices, epoch=0, position=0, rng=None):
         keys = sample_keys(self.sample_draws(sample_indices, epoch, position, rng)[:, 0])
@@ -243,7 +244,7 @@ class SpatialJitter(_Random):
         x, y, keep = spatial_jitter(packed.x, packed.y, packed.offsets, keys,
                                      float(self.sigma_x), float(self.sigma_y), w, h,
                                      self.outliers == "clamp")
-        return _filtered(packed.replace(x=x, y=y), keep)
+        return compact(packed.replace(x=x, y=y), keep)
 
 
 @register_config
@@ -263,7 +264,7 @@ class UniformNoise(_Random):
             raise ConfigError(f"must be an int >= 0, got {self.n_events!r}",
                               source="UniformNoise", key="n_events")
         _set(self, "n_events", int(self.n_events))
-        _seed(self)
+        check_seed(self)
 
     def apply_packed(self, packed, sample_indices, epoch=0, position=0, rng=None):
         if self.n_events == 0:
@@ -290,7 +291,7 @@ class TimeSkew(_Random):
     def __post_init__(self) -> None:
         _span(self, "coefficient", 1e-12)
         _span(self, "offset")
-        _seed(self)
+        check_seed(self)
 
     @property
     def is_random(self) -> bool:

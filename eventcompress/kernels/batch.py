@@ -3,10 +3,11 @@
 The samples are split into contiguous chunks. A chunk is packed into flat arrays
 (:class:`~eventcompress.kernels.packed.PackedEvents`) and every event -> event step runs over
 the whole chunk in one Numba call, so the Python cost is paid per chunk, not per sample. The
-representation then fills the chunk's rows of the output: in one call if it offers
-``fill_batch(packed, out)``, else sample by sample. A pipeline without event steps whose
-representation offers ``fill_streams(streams, out)`` skips the packing: the kernel reads the
-streams where they lie.
+representation (a :class:`~.representations.Representation`) then fills the chunk's rows of the
+output with ``fill_batch(packed, out)``: one kernel call for STC and frames, a loop over its
+``__call__`` by default. A pipeline without event steps hands the streams to
+``fill_streams(streams, out, buffers)`` instead, which STC reads where they lie, without
+packing.
 
 ``backend="threads"``: a thread pool; the kernels release the GIL (``nogil=True``) so chunks
 run in parallel and write straight into their rows. ``backend="processes"``: a spawn-safe
@@ -87,24 +88,16 @@ def _fill(out: np.ndarray, events_list: Sequence[Events], pipeline: Pipeline, lo
     chunk = [events_list[i] for i in range(lo, hi)]
     where = f"samples {shown_offset + lo}..{shown_offset + hi - 1}"
     rep = pipeline.representation
-    fill_streams = getattr(rep, "fill_streams", None)
-    if not pipeline.steps and fill_streams is not None:
-        # Nothing to transform: the representation reads the streams where they lie.
-        with _noting(where):
-            fill_streams(chunk, out[lo:hi])
-        return hi - lo
-    indices = np.arange(first_index + lo, first_index + hi, dtype=np.int64)
     with _noting(where):
+        if not pipeline.steps:
+            # Nothing to transform: the representation takes the streams as they are (STC
+            # reads them where they lie; the default packs them into this thread's buffers).
+            rep.fill_streams(chunk, out[lo:hi], _thread_buffers(local))
+            return hi - lo
+        indices = np.arange(first_index + lo, first_index + hi, dtype=np.int64)
         packed = PackedEvents.pack(chunk, _thread_buffers(local))
         packed = pipeline.transform_packed(packed, indices, epoch=epoch)
-    fill_batch = getattr(rep, "fill_batch", None)
-    if fill_batch is not None:
-        with _noting(where):
-            fill_batch(packed, out[lo:hi])
-        return hi - lo
-    for k in range(hi - lo):
-        with _noting(f"sample {shown_offset + lo + k}"):
-            out[lo + k] = rep(packed.sample(k, dict(chunk[k].metadata)))
+        rep.fill_batch(packed, out[lo:hi])
     return hi - lo
 
 

@@ -18,7 +18,8 @@ import numpy as np
 from numba import njit
 
 from ..events import Events
-from .packed import PackedEvents
+from .common import INT64_MAX, INT64_MIN
+from .packed import PackedEvents, compact
 
 __all__ = [
     "denoise",
@@ -30,8 +31,7 @@ __all__ = [
     "remove_hot_pixels_packed",
 ]
 
-_NEVER = np.iinfo(np.int64).min
-_INT64_MAX = np.iinfo(np.int64).max
+_NEVER = INT64_MIN
 
 # Hot-pixel threshold modes of _hot_pixel_mask.
 _NO_THRESHOLD, _MAX_COUNT, _MAX_RATE, _MEAN_MULTIPLE = 0, 1, 2, 3
@@ -49,31 +49,6 @@ def _extent(x, y, a, b):
         if y[i] >= h:
             h = np.int64(y[i]) + 1
     return w, h
-
-
-@njit(cache=True, nogil=True)
-def _compact(x, y, t, p, keep, offsets):
-    n_samples = offsets.shape[0] - 1
-    new_offsets = np.zeros(n_samples + 1, np.int64)
-    for k in range(n_samples):
-        count = 0
-        for i in range(offsets[k], offsets[k + 1]):
-            count += keep[i]
-        new_offsets[k + 1] = new_offsets[k] + count
-    total = new_offsets[n_samples]
-    ox = np.empty(total, np.uint16)
-    oy = np.empty(total, np.uint16)
-    ot = np.empty(total, np.int64)
-    op = np.empty(total, np.uint8)
-    j = 0
-    for i in range(keep.shape[0]):
-        if keep[i]:
-            ox[j] = x[i]
-            oy[j] = y[i]
-            ot[j] = t[i]
-            op[j] = p[i]
-            j += 1
-    return ox, oy, ot, op, new_offsets
 
 
 @njit(cache=True, nogil=True)
@@ -98,7 +73,7 @@ def _denoise_mask(x, y, t, offsets, window, initial, top):
             ti = t[i]
             k = yi * w + xi
             if ti > top:
-                expiry[k] = _INT64_MAX
+                expiry[k] = INT64_MAX
                 beyond[k] = True
                 any_beyond = True
             else:
@@ -111,7 +86,7 @@ def _denoise_mask(x, y, t, offsets, window, initial, top):
                 or (yi > 0 and expiry[k - w] > ti)
                 or (yi < h - 1 and expiry[k + w] > ti)
             )
-            if ti == _INT64_MAX and any_beyond and not keep[i]:
+            if ti == INT64_MAX and any_beyond and not keep[i]:
                 keep[i] = (
                     (xi > 0 and beyond[k - 1])
                     or (xi < w - 1 and beyond[k + 1])
@@ -182,13 +157,6 @@ def _hot_pixel_mask(x, y, t, offsets, mode, value, listed):
 
 
 # -- helpers --------------------------------------------------------------------------------
-def _filtered(packed: PackedEvents, keep: np.ndarray) -> PackedEvents:
-    if keep.all():
-        return packed
-    x, y, t, p, offsets = _compact(packed.x, packed.y, packed.t, packed.p, keep, packed.offsets)
-    return packed.replace(x=x, y=y, t=t, p=p, offsets=offsets)
-
-
 def _one(events: Events, packed: PackedEvents) -> Events:
     if packed.x is events.x:
         return events
@@ -204,7 +172,7 @@ def _non_negative(value: float, name: str) -> float:
 
 
 def _whole_us(value: int, name: str) -> int:
-    if value > _INT64_MAX:
+    if value > INT64_MAX:
         raise ValueError(f"{name} must be below 2**63 microseconds, got {value}")
     return value
 
@@ -220,8 +188,8 @@ def denoise_packed(packed: PackedEvents, filter_time: float, *, tonic_compatible
     else:
         window = _whole_us(math.ceil(value), "filter_time")
         initial = window if tonic_compatible else _NEVER
-        top = _INT64_MAX - window
-    return _filtered(packed, _denoise_mask(packed.x, packed.y, packed.t, packed.offsets,
+        top = INT64_MAX - window
+    return compact(packed, _denoise_mask(packed.x, packed.y, packed.t, packed.offsets,
                                            window, initial, top))
 
 
@@ -252,7 +220,7 @@ def refractory_period_packed(packed: PackedEvents, period: float, *,
         initial, integer = -span, True
     keep = _refractory_mask(packed.x, packed.y, packed.t, packed.offsets, span, initial,
                             not tonic_compatible, integer)
-    return _filtered(packed, keep)
+    return compact(packed, keep)
 
 
 def refractory_period(events: Events, period: float, *, tonic_compatible: bool = True) -> Events:
@@ -336,7 +304,7 @@ def remove_hot_pixels_packed(
     if mode == _NO_THRESHOLD and not listed.any():
         raise ValueError("remove_hot_pixels needs a criterion or a list of pixels")
     keep = _hot_pixel_mask(packed.x, packed.y, packed.t, packed.offsets, mode, value, listed)
-    return _filtered(packed, keep)
+    return compact(packed, keep)
 
 
 def remove_hot_pixels(

@@ -21,7 +21,7 @@ from numba.np.arrayobj import make_array, populate_array
 
 from ..events import Events
 
-__all__ = ["PackBuffers", "PackedEvents", "address_table", "uniforms"]
+__all__ = ["PackBuffers", "PackedEvents", "address_table", "compact", "uniforms"]
 
 
 class PackBuffers:
@@ -190,6 +190,69 @@ def _gather_streams(table, offsets, x, y, t, p):
             p[a:b] = array_at(table[k, 3], m, p)
 
 
+# -- keeping a subset of the events --------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _compact(x, y, t, p, offsets, keep, x0, y0, new_offsets):
+    # The events with keep[i], sample by sample, x and y moved by -x0[k], -y0[k] (per sample;
+    # empty origins: not moved). ``new_offsets``: the running counts of kept events if the
+    # mask kernel counted them (one pass less), else empty.
+    n_samples = offsets.shape[0] - 1
+    if new_offsets.shape[0] == 0:
+        new_offsets = np.zeros(n_samples + 1, np.int64)
+        for k in range(n_samples):
+            count = 0
+            for i in range(offsets[k], offsets[k + 1]):
+                count += keep[i]
+            new_offsets[k + 1] = new_offsets[k] + count
+    total = new_offsets[n_samples]
+    ox = np.empty(total, np.uint16)
+    oy = np.empty(total, np.uint16)
+    ot = np.empty(total, np.int64)
+    op = np.empty(total, np.uint8)
+    j = 0
+    if x0.shape[0] == 0:  # a plain copy loop where nothing moves (the filters, time crop)
+        for i in range(keep.shape[0]):
+            if keep[i]:
+                ox[j] = x[i]
+                oy[j] = y[i]
+                ot[j] = t[i]
+                op[j] = p[i]
+                j += 1
+        return ox, oy, ot, op, new_offsets
+    for k in range(n_samples):
+        ax = x0[k]
+        ay = y0[k]
+        for i in range(offsets[k], offsets[k + 1]):
+            if keep[i]:
+                ox[j] = np.int64(x[i]) - ax
+                oy[j] = np.int64(y[i]) - ay
+                ot[j] = t[i]
+                op[j] = p[i]
+                j += 1
+    return ox, oy, ot, op, new_offsets
+
+
+_NO_ORIGINS = np.zeros(0, np.int64)
+
+
+def compact(packed: PackedEvents, keep: np.ndarray, x0: np.ndarray | None = None,
+            y0: np.ndarray | None = None, new_offsets: np.ndarray | None = None
+            ) -> PackedEvents:
+    """The events of ``packed`` where ``keep`` (one bool per event), in order, each sample's
+    coordinates moved by ``(-x0[k], -y0[k])`` if origins are given (crops); ``new_offsets``
+    (K+1 running counts of kept events) where the mask kernel counted them. The one compaction
+    kernel of the filters, crops and time crop; without origins and with every event kept, the
+    batch itself."""
+    counted = _NO_ORIGINS if new_offsets is None else new_offsets
+    if x0 is None:
+        if (new_offsets[-1] == packed.n_events) if new_offsets is not None else keep.all():
+            return packed
+        x0 = y0 = _NO_ORIGINS
+    x, y, t, p, offsets = _compact(packed.x, packed.y, packed.t, packed.p, packed.offsets, keep,
+                                   x0, y0, counted)
+    return packed.replace(x=x, y=y, t=t, p=p, offsets=offsets)
+
+
 # -- counter-based random numbers -------------------------------------------------------------
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -197,7 +260,7 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
 @njit(cache=True, nogil=True)
-def _splitmix64(z):
+def splitmix64(z):
     z = z + _GOLDEN
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2
@@ -207,13 +270,13 @@ def _splitmix64(z):
 @njit(cache=True, nogil=True)
 def _uniforms(seed, epoch, sample_indices, position, count):
     out = np.empty((sample_indices.shape[0], count), np.float64)
-    base = _splitmix64(np.uint64(seed))
-    base = _splitmix64(base ^ np.uint64(epoch))
+    base = splitmix64(np.uint64(seed))
+    base = splitmix64(base ^ np.uint64(epoch))
     for k in range(sample_indices.shape[0]):
-        h = _splitmix64(base ^ np.uint64(sample_indices[k]))
-        h = _splitmix64(h ^ np.uint64(position))
+        h = splitmix64(base ^ np.uint64(sample_indices[k]))
+        h = splitmix64(h ^ np.uint64(position))
         for j in range(count):
-            v = _splitmix64(h ^ np.uint64(j + 1))
+            v = splitmix64(h ^ np.uint64(j + 1))
             out[k, j] = np.float64(v >> np.uint64(11)) * (1.0 / 9007199254740992.0)
     return out
 

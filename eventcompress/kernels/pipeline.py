@@ -8,8 +8,6 @@ an equal pipeline from that text, so the hash can key a cache of processed sampl
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,80 +19,14 @@ from ..config import FrozenConfig
 from ..errors import ConfigError
 from ..events import Events
 from .packed import PackedEvents
-from .transforms import TRANSFORMS, EventTransform
+from .registry import config_class, config_from_dict, register_config
+from .representations import Representation
+from .transforms import EventTransform
 
 __all__ = ["Pipeline", "config_class", "config_from_dict"]
 
-# Modules whose FrozenConfig classes (the representations) are found by name on demand; they
-# are imported lazily so this module does not depend on them at import time.
-_CONFIG_MODULES = (
-    "eventcompress.kernels.representations",
-    "eventcompress.kernels.frames",
-    "eventcompress.kernels.stc",
-)
 
-
-def config_class(name: str) -> type:
-    """The configuration class registered (or defined in the kernels package) as ``name``."""
-    if name == "Pipeline":
-        return Pipeline
-    if name in TRANSFORMS:
-        return TRANSFORMS[name]
-    for module_name in _CONFIG_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        cls = getattr(module, name, None)
-        if isinstance(cls, type) and issubclass(cls, FrozenConfig) and dataclasses.is_dataclass(cls):
-            return cls
-    raise ConfigError(f"unknown configuration type {name!r}; known: {sorted(TRANSFORMS)}",
-                      key="type")
-
-
-def _decode(value: Any, annotation: str) -> Any:
-    if isinstance(value, Mapping):
-        if "type" in value:
-            return config_from_dict(value)
-        return {k: _decode(v, "") for k, v in value.items()}
-    if isinstance(value, list):
-        return tuple(_decode(v, annotation) for v in value)
-    # canonical JSON writes infinities as strings; turn them back only for float fields
-    if value in ("inf", "-inf") and "float" in annotation:
-        return float(value)
-    return value
-
-
-def config_from_dict(data: Mapping[str, Any]) -> Any:
-    """Rebuild a configuration object from its ``to_dict()`` form (nested ones included)."""
-    if not isinstance(data, Mapping) or "type" not in data:
-        raise ConfigError(f"a configuration must be a mapping with a 'type' key, got {data!r}")
-    cls = config_class(str(data["type"]))
-    version = data.get("version", cls.schema_version)
-    if version != cls.schema_version:
-        raise ConfigError(
-            f"{cls.__name__} has schema version {version}, this eventcompress reads version "
-            f"{cls.schema_version}", key="version")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields) - {"type", "version"}
-    if unknown:
-        raise ConfigError(f"unknown field(s) {sorted(unknown)} for {cls.__name__}",
-                          key=sorted(unknown)[0])
-    kwargs = {k: _decode(v, str(fields[k].type)) for k, v in data.items()
-              if k not in ("type", "version")}
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"cannot build {cls.__name__}: {exc}") from None
-
-
-def _dtype_of(representation: Any) -> np.dtype:
-    dt = representation.output_dtype
-    if callable(dt) and not isinstance(dt, (type, np.dtype)):
-        dt = dt()
-    return np.dtype(dt)
-
-
+@register_config
 @dataclass(frozen=True)
 class Pipeline(FrozenConfig):
     """Event -> event ``steps`` applied in order, then an optional ``representation``.
@@ -118,17 +50,14 @@ class Pipeline(FrozenConfig):
             steps = (steps,)
         steps = tuple(steps)
         for i, step in enumerate(steps):
-            if not (isinstance(step, FrozenConfig) and hasattr(step, "apply")
-                    and hasattr(step, "apply_packed") and hasattr(step, "output_sensor_size")):
-                raise ConfigError(f"step {i} ({step!r}) is not an event transform configuration",
-                                  source="Pipeline", key="steps")
+            if not isinstance(step, EventTransform):
+                raise ConfigError(f"step {i} ({step!r}) is not an event transform configuration "
+                                  "(an EventTransform)", source="Pipeline", key="steps")
         object.__setattr__(self, "steps", steps)
         rep = self.representation
-        if rep is not None and not (isinstance(rep, FrozenConfig) and callable(rep)
-                                    and hasattr(rep, "output_shape")):
-            raise ConfigError(f"{rep!r} is not a representation configuration (a callable "
-                              "FrozenConfig with output_shape)", source="Pipeline",
-                              key="representation")
+        if rep is not None and not isinstance(rep, Representation):
+            raise ConfigError(f"{rep!r} is not a representation configuration (a "
+                              "Representation)", source="Pipeline", key="representation")
 
     # -- shapes ---------------------------------------------------------------------------
     def output_sensor_size(self, sensor_size: tuple[int, int]) -> tuple[int, int]:
@@ -151,12 +80,12 @@ class Pipeline(FrozenConfig):
         if self.representation is None:
             raise ConfigError("a pipeline without a representation returns Events",
                               source="Pipeline", key="representation")
-        return _dtype_of(self.representation)
+        return np.dtype(self.representation.output_dtype)
 
     @property
     def is_random(self) -> bool:
         """True when some step draws random numbers (its output depends on the sample index)."""
-        return any(getattr(step, "is_random", False) for step in self.steps)
+        return any(step.is_random for step in self.steps)
 
     # -- running --------------------------------------------------------------------------
     def transform_events(self, events: Events, *, sample_index: int = 0, epoch: int = 0,

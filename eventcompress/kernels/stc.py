@@ -6,50 +6,129 @@ adds ``exp(-(e_k - t) / tau_s)`` to its pixel and polarity channel. ``carry=True
 previous window's value into the next one (a first-order synapse sampled at the window ends), and
 ``fine_bins=M`` replaces the exact weight by that of M fine count frames per window.
 
-The work is done by one Numba kernel per batch (``_stc_kernel.compress_batch``);
-``compress_events`` is a batch of one and ``compress_packed`` fills a whole packed chunk, so both
-give bit-identical results.
+Layers: :class:`STCConfig` holds and validates the settings (``compress_events(events, steps,
+**kw)`` is ``STCConfig(steps=steps, **kw)(events)``); ``stc_plan`` derives once per
+configuration the :class:`~._stc_kernel.STCPlan` the kernel takes; one Numba kernel per batch
+(``_stc_kernel.compress_batch``) returns a status code per sample, and the errors are raised
+here. A single call is a batch of one, so single calls and batches give bit-identical results.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal
 
 import numpy as np
 
-from ..errors import CoordinateRangeError
+from ..errors import ConfigError, CoordinateRangeError
 from ..events import Events
 from . import _stc_kernel as K
 from ._binning import POLARITY_MODES
-from .packed import PackedEvents, address_table
+from ._stc_kernel import STCPlan
+from .common import set_field
+from .packed import PackBuffers, PackedEvents, address_table
+from .registry import register_config
+from .representations import (
+    Representation,
+    check_out,
+    choice,
+    integral_to_int,
+    into_contiguous,
+    optional_time,
+    polarity_channels,
+    positive_int,
+)
+
+__all__ = ["STCConfig", "STCPlan", "compress_events", "stc_plan"]
 
 STCEdges = Literal["fixed", "count"]
 Normalize = Literal["none", "max", "mean-std"]
 
-_INT64_MAX = int(np.iinfo(np.int64).max)
-_INT64_MIN = int(np.iinfo(np.int64).min)
 _NORMALIZE = {"none": 0, "max": 1, "mean-std": 2}
 
 
-class STCPlan(NamedTuple):
-    """Validated arguments of ``compress_events`` in the form the kernel takes."""
+@register_config
+@dataclass(frozen=True)
+class STCConfig(Representation):
+    """Settings of spatio-temporal compression (see ``compress_events`` for their meaning) as
+    a frozen, hashable configuration; ``cfg(events)`` returns the ``(steps, P, H, W)`` float32
+    array."""
 
-    steps: int
-    n_channels: int
-    edges_count: bool
-    has_start: bool
-    start_time: int
-    has_end: bool
-    end_time: int
-    inv_tau: float
-    fine_bins: int
-    carry: bool
-    normalize: int
-    pmode: int
-    lo_tab: np.ndarray
+    steps: int = 10
+    tau_s: float = math.inf
+    edges: str = "fixed"
+    start_time: int | None = None
+    end_time: int | None = None
+    carry: bool = False
+    fine_bins: int | None = None
+    normalize: str = "none"
+    polarity: str = "split"
+
+    schema_version: ClassVar[int] = 1
+
+    def __post_init__(self) -> None:
+        src = type(self).__name__
+        positive_int(self, "steps")
+        tau = self.tau_s
+        if isinstance(tau, bool) or not isinstance(tau, (int, float, np.integer, np.floating)):
+            raise ConfigError(f"must be a number of microseconds, got {tau!r}", source=src,
+                              key="tau_s")
+        if math.isnan(tau) or tau <= 0:
+            raise ConfigError(f"must be > 0 (math.inf for plain counts), got {tau!r}",
+                              source=src, key="tau_s")
+        set_field(self, "tau_s", float(tau))
+        choice(self, "edges", ("fixed", "count"))
+        optional_time(self, "start_time")
+        optional_time(self, "end_time")
+        if not isinstance(self.carry, (bool, np.bool_)):
+            raise ConfigError(f"must be a bool, got {self.carry!r}", source=src, key="carry")
+        set_field(self, "carry", bool(self.carry))
+        set_field(self, "fine_bins", integral_to_int(self.fine_bins))
+        positive_int(self, "fine_bins", optional=True)
+        choice(self, "normalize", tuple(_NORMALIZE))
+        choice(self, "polarity", tuple(POLARITY_MODES))
+        # Not a field: derived once here so that calls skip validation.
+        set_field(self, "_plan", stc_plan(self))
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        return np.dtype(np.float32)
+
+    @property
+    def n_channels(self) -> int:
+        return polarity_channels(self.polarity)
+
+    def output_shape(self, sensor_size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """(steps, P, H, W) for a sensor of ``(width, height)``."""
+        w, h = (int(v) for v in sensor_size)
+        return (self.steps, self.n_channels, h, w)
+
+    def __call__(self, events: Events) -> np.ndarray:
+        if not isinstance(events, Events):
+            raise TypeError(f"STCConfig takes an Events, got {type(events).__name__}")
+        out = np.empty((1, *self.output_shape(events.sensor_size)), np.float32)
+        _compress_packed(PackedEvents.single(events), out, self._plan, events.metadata)
+        return out[0]
+
+    def fill_batch(self, packed: PackedEvents, out: np.ndarray) -> None:
+        """``out[k] = self(packed.sample(k))`` for every sample of the packed batch, in one
+        GIL-free Numba call."""
+        check_out(self, out, len(packed), packed.sensor_size)
+        into_contiguous(out, lambda target: _compress_packed(packed, target, self._plan))
+
+    def fill_streams(self, streams: Sequence[Events], out: np.ndarray,
+                     buffers: PackBuffers | None = None) -> None:
+        """``out[k] = self(streams[k])`` for every stream, in one GIL-free Numba call that reads
+        each stream where it lies, without packing a copy first (``process_many`` uses it for a
+        pipeline without event steps: on small streams the copy was most of the memory
+        traffic; ``buffers`` are not needed)."""
+        if not streams:
+            return
+        check_out(self, out, len(streams), streams[0].sensor_size)
+        into_contiguous(out, lambda target: _compress_streams(streams, target, self._plan))
 
 
 @lru_cache(maxsize=64)
@@ -59,22 +138,14 @@ def _lo_table(inv_tau: float) -> np.ndarray:
     return table
 
 
-def stc_plan(steps, tau_s, edges, start_time, end_time, carry, fine_bins, normalize,
-             polarity) -> STCPlan:
-    """Validate the arguments of ``compress_events`` (ValueError / TypeError) into a plan."""
-    check_stc_arguments(steps, tau_s, edges, carry, fine_bins, normalize, polarity)
-    for name, v in (("start_time", start_time), ("end_time", end_time)):
-        if v is not None and (isinstance(v, bool) or not float(v).is_integer()
-                              or not _INT64_MIN <= int(v) <= _INT64_MAX):
-            raise ValueError(f"{name} must be an integer number of microseconds in the int64 "
-                             f"range, got {v!r}")
-    inv_tau = 0.0 if math.isinf(tau_s) else 1.0 / float(tau_s)
+def stc_plan(config: STCConfig) -> STCPlan:
+    """The kernel's form of a (validated) configuration."""
+    inv_tau = 0.0 if math.isinf(config.tau_s) else 1.0 / config.tau_s
     return STCPlan(
-        int(steps), 2 if polarity == "split" else 1, edges == "count", start_time is not None,
-        0 if start_time is None else int(start_time), end_time is not None,
-        0 if end_time is None else int(end_time), inv_tau,
-        0 if fine_bins is None else int(fine_bins), bool(carry), _NORMALIZE[normalize],
-        POLARITY_MODES[polarity], _lo_table(inv_tau),
+        config.steps, config.n_channels, config.edges == "count", config.start_time is not None,
+        config.start_time or 0, config.end_time is not None, config.end_time or 0, inv_tau,
+        config.fine_bins or 0, config.carry, _NORMALIZE[config.normalize],
+        POLARITY_MODES[config.polarity], _lo_table(inv_tau),
     )
 
 
@@ -86,21 +157,15 @@ def _run(packed: PackedEvents, out: np.ndarray, plan: STCPlan,
     n = len(packed.offsets) - 1
     status = np.empty(n, np.int64)
     aux = np.empty(n, np.int64)
-    K.compress_batch(packed.x, packed.y, packed.t, packed.p, packed.offsets, table, out,
-                     plan.edges_count, plan.has_start, plan.start_time, plan.has_end,
-                     plan.end_time, plan.inv_tau, plan.fine_bins, plan.carry, plan.normalize,
-                     plan.pmode, plan.lo_tab, status, aux)
+    K.compress_batch(packed.x, packed.y, packed.t, packed.p, packed.offsets, table, out, plan,
+                     status, aux)
     return status, aux
 
 
 def _raise_for(code: int, bad: int, events: Events, plan: STCPlan) -> None:
-    w, h = events.sensor_size
     if code == K.OUTSIDE:
-        raise CoordinateRangeError(
-            events.metadata.get("path"),
-            f"event at (x={events.x[bad]}, y={events.y[bad]}) lies outside the sensor {w}x{h}",
-            expected="0 <= x < width and 0 <= y < height",
-        )
+        raise CoordinateRangeError.outside(events.metadata.get("path"), bad, events.x[bad],
+                                           events.y[bad], events.sensor_size)
     if code == K.LAST_IS_MAX:
         raise ValueError("a timestamp of 2**63-1 leaves no room for the exclusive end time")
     t0 = plan.start_time if plan.has_start else int(events.t[0])
@@ -110,35 +175,24 @@ def _raise_for(code: int, bad: int, events: Events, plan: STCPlan) -> None:
     raise ValueError(f"[{t0}, {t1}) is too long: t1 - t0 must fit int64")
 
 
-def compress_packed(packed: PackedEvents, out: np.ndarray, plan: STCPlan,
-                    metadata: dict | None = None) -> None:
-    """``out[k] = compress_events(packed.sample(k), ...)`` for every sample, in one kernel call
-    (unsorted samples are sorted and run again; the first failing sample raises)."""
-    _check_out(out, len(packed), packed.sensor_size, plan)
+def _compress_packed(packed: PackedEvents, out: np.ndarray, plan: STCPlan,
+                     metadata: dict | None = None) -> None:
+    """``out[k]`` = STC of ``packed.sample(k)`` for every sample, in one kernel call (unsorted
+    samples are sorted and run again; the first failing sample raises). ``out`` must be
+    C-contiguous float32 of the right shape."""
     status, aux = _run(packed, out, plan)
     _finish_failed(status, aux, lambda k: packed.sample(k, metadata), out, plan)
 
 
-def compress_streams(streams: Sequence[Events], out: np.ndarray, plan: STCPlan) -> None:
-    """``out[k] = compress_events(streams[k], ...)`` for every stream, in one kernel call that
-    reads each stream where it lies (no packed copy; see ``packed.address_table``)."""
-    if not streams:
-        return
-    _check_out(out, len(streams), streams[0].sensor_size, plan)
+def _compress_streams(streams: Sequence[Events], out: np.ndarray, plan: STCPlan) -> None:
+    """As ``_compress_packed``, reading each stream where it lies (no packed copy; see
+    ``packed.address_table``)."""
     table, offsets = address_table(streams)
     first = streams[0]
     like = PackedEvents(first.x[:0], first.y[:0], first.t[:0], first.p[:0], offsets,
                         first.sensor_size)
     status, aux = _run(like, out, plan, table)
     _finish_failed(status, aux, lambda k: streams[k], out, plan)
-
-
-def _check_out(out: np.ndarray, n: int, sensor_size: tuple[int, int], plan: STCPlan) -> None:
-    w, h = sensor_size
-    shape = (n, plan.steps, plan.n_channels, h, w)
-    if out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous float32 array of shape {shape}, got "
-                         f"{out.dtype} {out.shape}")
 
 
 def _finish_failed(status: np.ndarray, aux: np.ndarray, sample: Callable[[int], Events],
@@ -153,27 +207,6 @@ def _finish_failed(status: np.ndarray, aux: np.ndarray, sample: Callable[[int], 
                                                   plan))
         if code != K.OK:
             _raise_for(code, bad, events, plan)
-
-
-def check_stc_arguments(steps, tau_s, edges, carry, fine_bins, normalize, polarity) -> None:
-    """Raise ValueError / TypeError for arguments ``compress_events`` cannot take."""
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps <= 0:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    if isinstance(tau_s, bool) or not isinstance(tau_s, (int, float, np.integer, np.floating)):
-        raise TypeError(f"tau_s must be a number of microseconds, got {tau_s!r}")
-    if math.isnan(tau_s) or tau_s <= 0:
-        raise ValueError(f"tau_s must be > 0 (math.inf for plain counts), got {tau_s!r}")
-    if edges not in ("fixed", "count"):
-        raise ValueError(f"edges must be 'fixed' or 'count', got {edges!r}")
-    if not isinstance(carry, (bool, np.bool_)):
-        raise TypeError(f"carry must be a bool, got {carry!r}")
-    if fine_bins is not None and (isinstance(fine_bins, bool)
-                                  or not isinstance(fine_bins, (int, np.integer)) or fine_bins <= 0):
-        raise ValueError(f"fine_bins must be a positive integer or None, got {fine_bins!r}")
-    if normalize not in ("none", "max", "mean-std"):
-        raise ValueError(f"normalize must be 'none', 'max' or 'mean-std', got {normalize!r}")
-    if polarity not in POLARITY_MODES:
-        raise ValueError(f"polarity must be 'split', 'merge' or 'signed', got {polarity!r}")
 
 
 def compress_events(
@@ -206,12 +239,9 @@ def compress_events(
     population standard deviation if > 0), over the whole tensor. Weights and sums are computed
     in float64. An unsorted stream is sorted first (stable); the result does not depend on order
     within a timestamp.
+
+    ``compress_events(events, steps, **kw)`` is ``STCConfig(steps=steps, **kw)(events)``; bad
+    settings raise :class:`~eventcompress.errors.ConfigError` (a ValueError) naming the field.
     """
-    if not isinstance(events, Events):
-        raise TypeError(f"compress_events takes an Events, got {type(events).__name__}")
-    plan = stc_plan(steps, tau_s, edges, start_time, end_time, carry, fine_bins, normalize,
-                    polarity)
-    w, h = events.sensor_size
-    out = np.empty((1, plan.steps, plan.n_channels, h, w), np.float32)
-    compress_packed(PackedEvents.single(events), out, plan, events.metadata)
-    return out[0]
+    return STCConfig(steps, tau_s, edges, start_time, end_time, carry, fine_bins, normalize,
+                     polarity)(events)

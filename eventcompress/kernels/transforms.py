@@ -28,7 +28,9 @@ from ..config import FrozenConfig
 from ..errors import ConfigError
 from ..events import Events
 from . import filters, geometry
+from .common import as_pair, set_field
 from .packed import PackedEvents, scaled_draws, uniforms
+from .registry import register_config
 
 __all__ = [
     "CenterCrop",
@@ -44,33 +46,19 @@ __all__ = [
     "RemoveHotPixels",
     "Resize",
     "ShiftTimeToZero",
-    "TRANSFORMS",
     "register_config",
 ]
 
-#: Configuration classes by type name, used to rebuild pipelines from JSON.
-TRANSFORMS: dict[str, type] = {}
-
-
-def register_config(cls: type) -> type:
-    """Class decorator: make ``cls`` resolvable by its name in ``Pipeline.from_dict``."""
-    name = cls.__name__
-    if name in TRANSFORMS and TRANSFORMS[name] is not cls:
-        raise ConfigError(f"a configuration class named {name!r} is already registered")
-    TRANSFORMS[name] = cls
-    return cls
-
-
-def _set(obj: Any, name: str, value: Any) -> None:
-    object.__setattr__(obj, name, value)
+_set = set_field
 
 
 def _pair(obj: Any, name: str, minimum: int = 1) -> None:
     value = getattr(obj, name)
     try:
-        pair = geometry._pair(value, name)
-    except ValueError as exc:
-        raise ConfigError(str(exc), source=type(obj).__name__, key=name) from None
+        pair = as_pair(value, name)
+    except ValueError:
+        raise ConfigError(f"must be an int or a (width, height) pair, got {value!r}",
+                          source=type(obj).__name__, key=name) from None
     if min(pair) < minimum:
         raise ConfigError(f"must be >= {minimum}, got {pair}", source=type(obj).__name__,
                           key=name)
@@ -101,7 +89,7 @@ def _probability(obj: Any) -> None:
     _set(obj, "probability", p)
 
 
-def _seed(obj: Any) -> None:
+def check_seed(obj: Any) -> None:
     if not isinstance(obj.seed, (int, np.integer)) or isinstance(obj.seed, bool) or obj.seed < 0:
         raise ConfigError(f"must be an int >= 0, got {obj.seed!r}", source=type(obj).__name__,
                           key="seed")
@@ -219,7 +207,7 @@ class RandomCrop(EventTransform):
 
     def __post_init__(self) -> None:
         _pair(self, "size")
-        _seed(self)
+        check_seed(self)
 
     def apply_packed(self, packed, sample_indices, epoch=0, position=0, rng=None):
         w, h = self.output_sensor_size(packed.sensor_size)
@@ -243,7 +231,7 @@ class _Flip(EventTransform):
 
     def __post_init__(self) -> None:
         _probability(self)
-        _seed(self)
+        check_seed(self)
 
     @property
     def is_random(self) -> bool:
@@ -373,7 +361,7 @@ class RemoveHotPixels(EventTransform):
                     if getattr(self, n) is not None]
         if len(criteria) > 1:
             raise ConfigError(f"give at most one threshold, got {criteria}",
-                              source="RemoveHotPixels")
+                              source="RemoveHotPixels", key=criteria[1])
         if self.max_count is not None:
             if not isinstance(self.max_count, (int, np.integer)) or self.max_count < 0:
                 raise ConfigError(f"must be an int >= 0, got {self.max_count!r}",

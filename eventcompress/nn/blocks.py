@@ -216,11 +216,15 @@ class Readout(nn.Module):
     * ``count``: ``y`` drives a spiking neuron (``neuron``, PLIF by default); the output is the
       spike count ``sum_t S[t]``;
     * ``rate``: the same spike count divided by T.
+
+    ``norm`` (spiking modes only): ``y`` is batch-normalised before the neuron (statistics shared
+    over time, no linear bias), so that at initialisation the neuron's input has unit scale and
+    reaches the surrogate's support whatever the fan-in (the networks set it; docs/models.md).
     """
 
     def __init__(self, in_features: int, n_classes: int, mode: str = "membrane",
                  voters: int = 1, neuron: str | NeuronConfig = "plif",
-                 neuron_kwargs: dict[str, Any] | None = None) -> None:
+                 neuron_kwargs: dict[str, Any] | None = None, norm: bool = False) -> None:
         super().__init__()
         if mode not in READOUT_MODES:
             raise unknown_choice("mode", mode, READOUT_MODES, "readout mode")
@@ -229,9 +233,13 @@ class Readout(nn.Module):
         self.mode = mode
         self.voters = voters
         self.n_classes = n_classes
-        self.linear = nn.Linear(in_features, n_classes * voters)
-        self.neuron = None if mode == "membrane" else _neuron(neuron, neuron_kwargs,
-                                                              n_classes * voters)
+        if norm and mode == "membrane":
+            raise ConfigError("the membrane readout is not normalised; norm applies to the "
+                              "spiking modes 'count' and 'rate'", key="norm")
+        width = n_classes * voters
+        self.linear = nn.Linear(in_features, width, bias=not norm)
+        self.bn = nn.BatchNorm1d(width) if norm else None
+        self.neuron = None if mode == "membrane" else _neuron(neuron, neuron_kwargs, width)
 
     def _vote(self, y: torch.Tensor) -> torch.Tensor:
         if self.voters == 1:
@@ -244,8 +252,11 @@ class Readout(nn.Module):
         y = self.linear(x)
         if self.mode == "membrane":
             return self._vote(y.mean(0))
+        if self.bn is not None:
+            t, n = y.shape[:2]
+            y = self.bn(y.reshape(t * n, -1)).reshape(t, n, -1)
         counts = self._vote(self.neuron(y)).sum(0)
         return counts if self.mode == "count" else counts / x.shape[0]
 
     def extra_repr(self) -> str:
-        return f"mode={self.mode}, voters={self.voters}"
+        return f"mode={self.mode}, voters={self.voters}, norm={self.bn is not None}"

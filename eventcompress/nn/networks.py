@@ -193,8 +193,10 @@ class SpikingNet(nn.Module):
                 head.append(TemporalDropout(c.dropout))
             n_features = c.hidden
         self.classifier = nn.Sequential(*head)
+        # a spiking readout is batch-normalised (see Readout): unnormalised, its input stayed
+        # below the surrogate's support at initialisation and no gradient flowed (issue 13)
         self.readout = Readout(n_features, c.n_classes, mode=c.readout,
-                               neuron=c.readout_neuron)
+                               neuron=c.readout_neuron, norm=c.readout != "membrane")
 
     def _block(self, in_ch: int, out_ch: int, k: int) -> nn.Module:
         c = self.config

@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..recipes import loads
 from .checkpoint import load_checkpoint, load_model_state
 from .data import prepare_data, recipe_network
+from .distributed import Distributed
 from .engine import Trainer
 from .metrics import (
     activity_summary,
@@ -47,7 +48,9 @@ def train(recipe: str | os.PathLike[str] | None, data_root: str | os.PathLike[st
     With ``resume`` (a run directory) the recipe is the run's ``recipe.toml``; ``epochs`` may
     extend it, other overrides are refused (they would change what the run is).
     """
-    resolve_device(device)  # fail before any data is prepared
+    # fail before any data is prepared; under torchrun, join the process group: only rank 0
+    # writes the run directory (every rank checks it first, so that all refuse together)
+    ctx = Distributed.from_env(resolve_device(device))
     if resume is not None:
         run = RunDir(resume)
         if not run.last.is_file():
@@ -59,30 +62,49 @@ def train(recipe: str | os.PathLike[str] | None, data_root: str | os.PathLike[st
         if epochs is not None:
             toml_text = _with_epochs(toml_text, epochs)
         parsed = loads(toml_text, name=_recipe_name(toml_text, run), source=run.recipe)
-        if epochs is not None:
+        _check_same_preprocessing(run, parsed)
+        ctx.barrier()  # every rank has read the recipe before rank 0 rewrites it
+        if epochs is not None and ctx.main:
             run.recipe.write_text(toml_text, encoding="utf-8")
     else:
         if recipe is None:
             raise ConfigError("give a RECIPE (a path or a name from models/) or --resume",
                               key="RECIPE")
         parsed, toml_text = resolve_recipe(recipe, sets, epochs=epochs, seed=seed)
-        run = RunDir(out if out is not None else default_run_dir(parsed.name,
-                                                                 parsed.training.seed))
+        run = RunDir(out if out is not None else ctx.broadcast(
+            default_run_dir(parsed.name, parsed.training.seed)))
         if run.path.exists() and any(run.path.iterdir()):
             raise ConfigError(f"{run.path} already holds files; pick another --out or continue "
                               "it with --resume", key="--out")
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.recipe.write_text(f"# name = {parsed.name}\n" + toml_text, encoding="utf-8")
+        ctx.barrier()
+        if ctx.main:
+            run.path.mkdir(parents=True, exist_ok=True)
+            run.recipe.write_text(f"# name = {parsed.name}\n" + toml_text, encoding="utf-8")
     train_set, val_set, test_set, info = prepare_data(parsed, data_root, cache_dir,
                                                       limit=limit, quiet=quiet)
     data_info = {**info.to_dict(), "limit": limit}
     trainer = Trainer(parsed, toml_text, (train_set, val_set, test_set), run, device=device,
                       quiet=quiet, data_info=data_info, on_step=on_step)
-    run.write_json(run.env, {**environment(trainer.device), "data": data_info})
+    if ctx.main:
+        run.write_json(run.env, {**environment(trainer.device), "data": data_info,
+                                 "world_size": ctx.world})
     summary = trainer.fit(resume=resume is not None)
-    summary = {**summary, "data_seconds": info.seconds, "run_dir": str(run.path)}
-    run.write_json(run.summary, summary)
+    summary = {**summary, "data_seconds": info.seconds, "run_dir": str(run.path),
+               "world_size": ctx.world}
+    if ctx.main:
+        run.write_json(run.summary, summary)
     return summary
+
+
+def _check_same_preprocessing(run: RunDir, recipe: Any) -> None:
+    """Refuse, before any cache is built, to resume a run whose recipe now gives another
+    pipeline than the one its checkpoint was trained on (an edited ``recipe.toml``)."""
+    saved = (load_checkpoint(run.last).get("data") or {}).get("pipeline")
+    now = recipe.pipeline.canonical_json()
+    if saved is not None and saved != now:
+        raise ConfigError(f"{run.last} was trained on preprocessing {saved}, but {run.recipe} "
+                          f"now gives {now}; a resumed run must read the same tensors (start "
+                          "a new run for other preprocessing)", key="--resume")
 
 
 def _recipe_name(toml_text: str, run: RunDir) -> str:

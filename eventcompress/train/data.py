@@ -1,9 +1,11 @@
-"""Training data: a recipe's pipeline run over a dataset's train and test splits.
+"""Training data: a recipe's cached train and test splits, and the validation share.
 
-Everything the engine needs from the data layer goes through :func:`prepare_data`. Today it
-decodes every recording and runs the recipe's pipeline into memory with ``process_many``; once
-the data layer lands (``eventcompress.load`` + ``train_val_split``) only this function changes.
-The engine itself sees plain torch datasets yielding ``(tensor[T, P, H, W] float32, label)``.
+Everything the engine needs from the data layer goes through :func:`prepare_data`: the store of
+each split is found or built by ``eventcompress.load`` (content-keyed by the recipe's pipeline,
+so a recipe with other preprocessing gets a store of its own, never a stale one), the
+validation share is split off the official train split by ``train_val_split``. The engine sees
+torch datasets yielding ``(tensor[T, P, H, W] float32, label)`` whose ``__getitems__`` reads a
+whole batch in one call; :func:`make_loader` feeds them through the data layer's fast loader.
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
-from ..errors import ConfigError
+from ..data.splits import LabelledSubset
+from ..errors import ConfigError, StoreError
 
-__all__ = ["DataInfo", "TensorSet", "prepare_data", "recipe_dataset", "recipe_network",
-           "recipe_pipeline"]
+__all__ = ["DataInfo", "TensorSet", "make_loader", "prepare_data", "recipe_network"]
 
 
 class TensorSet(Dataset):
-    """Samples ``[N, T, P, H, W]`` (any dtype, returned as float32) and int64 labels in memory.
+    """Samples ``[N, T, P, H, W]`` (any dtype, returned as float32) and int64 labels in memory
+    (tests and benchmarks; training reads cached stores).
 
     ``__getitems__`` hands the DataLoader a whole batch in one indexing operation (torch's fetcher
     calls it when present), which keeps the per-sample Python cost out of the epoch.
@@ -50,18 +53,42 @@ class TensorSet(Dataset):
         return self.samples[idx].float(), self.labels[idx]
 
 
-def batch_collate(batch: Any) -> Any:
-    """Collate for :class:`TensorSet` (already a batch) and for item-by-item datasets."""
-    if isinstance(batch, tuple) and len(batch) == 2 and isinstance(batch[0], torch.Tensor):
-        return batch
-    xs, ys = zip(*batch)
-    return torch.stack([torch.as_tensor(x, dtype=torch.float32) for x in xs]), \
-        torch.as_tensor(ys, dtype=torch.int64)
+def _fast_path(dataset: Any) -> bool:
+    """Whether ``dataset`` is a dense CachedDataset (or a split of one) without transforms:
+    the data layer's fast loader reads its batches."""
+    from torch.utils.data import Subset
+
+    base = dataset.dataset if isinstance(dataset, Subset) else dataset
+    return (hasattr(base, "read_into") and not getattr(base, "ragged", True)
+            and getattr(base, "transform", None) is None
+            and getattr(base, "target_transform", None) is None)
+
+
+def make_loader(dataset: Dataset, batches: list[list[int]], num_workers: int = 0) -> DataLoader:
+    """A DataLoader over fixed batches of indices (the engine decides the order).
+
+    Cached datasets go through ``eventcompress.data``'s fast loader (one gather per batch; with
+    workers, batches handed over through its shared-memory ring), others through a plain
+    DataLoader calling ``__getitems__``. Either gets a generator of its own: a DataLoader
+    otherwise draws its workers' base seed from the global RNG on every ``iter()``, which would
+    make a resumed epoch draw once more than an uninterrupted one and break exact resume.
+    """
+    from ..data.collate import batch_collate
+    from ..data.ring import fast_loader
+
+    generator = torch.Generator().manual_seed(0)
+    size = len(batches[0]) if batches else 1
+    if _fast_path(dataset) and all(len(b) == size for b in batches[:-1]):
+        order = [i for b in batches for i in b]  # re-chunked by size: the same batches
+        return fast_loader(dataset, batch_size=size, order=order, num_workers=num_workers,
+                           generator=generator)
+    return DataLoader(dataset, batch_sampler=batches, num_workers=num_workers,
+                      collate_fn=batch_collate, generator=generator)
 
 
 @dataclass
 class DataInfo:
-    """What was prepared: sizes, shapes, class names, where the data came from, how long it took."""
+    """What was prepared: sizes, shapes, class names, the stores, how long it took."""
 
     dataset: str
     data_root: str
@@ -70,13 +97,15 @@ class DataInfo:
     classes: tuple[str, ...]
     sizes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
-    source: str = "memory"
+    source: str = "cache"
+    stores: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "data_root": self.data_root,
                 "pipeline": self.pipeline_json, "sample_shape": list(self.sample_shape),
                 "classes": list(self.classes), "sizes": dict(self.sizes),
-                "seconds": round(self.seconds, 3), "source": self.source}
+                "seconds": round(self.seconds, 3), "source": self.source,
+                "stores": dict(self.stores)}
 
 
 def recipe_network(recipe: Any) -> str:
@@ -84,117 +113,86 @@ def recipe_network(recipe: Any) -> str:
     return str(recipe.model.name)
 
 
-def recipe_dataset(recipe: Any) -> str:
-    """The dataset name of a recipe (``recipe.dataset`` once recipes carry it)."""
-    name = getattr(recipe, "dataset", None)
-    if isinstance(name, str) and name:
-        return name
-    from ..nn.registry import get_entry
-
-    return get_entry(recipe_network(recipe)).dataset
-
-
-def recipe_pipeline(recipe: Any) -> Any:
-    """The recipe's ``Pipeline`` (``recipe.pipeline`` once recipes carry it).
-
-    TEMPORARY adapter from today's ``[preprocessing]`` table, to be removed when ``Recipe.pipeline``
-    exists: STC or frames with ``steps`` time bins, ``Downsample(downsample)`` or, where the
-    sensor does not divide into ``size``, ``Resize(size)``; ``normalize = "std"`` is the STC
-    kernel's ``"mean-std"``.
-    """
-    from ..kernels import Downsample, FrameConfig, Pipeline, Resize, STCConfig
-
-    pipeline = getattr(recipe, "pipeline", None)
-    if pipeline is not None:
-        return pipeline if isinstance(pipeline, Pipeline) else pipeline()
-    from ..recipes import SENSOR_SIZES
-
-    pre = recipe.preprocessing
-    steps: list[Any] = []
-    sensor = SENSOR_SIZES.get(recipe_dataset(recipe))
-    if pre.downsample is not None:
-        steps.append(Downsample(pre.downsample))
-    elif sensor is not None and tuple(pre.size) != tuple(sensor):
-        steps.append(Resize(tuple(pre.size)))
-    if pre.representation == "stc":
-        rep: Any = STCConfig(steps=pre.steps,
-                             tau_s=pre.tau_s if pre.tau_s is not None else float("inf"),
-                             fine_bins=pre.fine_bins,
-                             normalize={"std": "mean-std"}.get(pre.normalize, pre.normalize),
-                             polarity=pre.polarity)
-    else:
-        if pre.normalize != "none":
-            raise ConfigError("frames are event counts; normalize applies to STC only",
-                              key="preprocessing.normalize")
-        rep = FrameConfig(n_time_bins=pre.steps, polarity=pre.polarity)
-    return Pipeline(steps=tuple(steps), representation=rep)
-
-
-def _decode_split(layout: Any, root: Path, split: str, pipeline: Any, limit: int | None,
-                  quiet: bool) -> tuple[np.ndarray, np.ndarray]:
-    from ..datasets import load_sample
-    from ..kernels import process_many
-
-    samples = layout.samples(root, split)
-    if limit is not None:
-        samples = _stratified_head(samples, limit)
-    if not samples:
-        raise ConfigError(f"no {split} samples found", source=root)
-    events = [load_sample(s) for s in samples]
-    array = process_many(events, pipeline, n_jobs=1, quiet=quiet)
-    return array, np.asarray([s.label for s in samples], np.int64)
-
-
-def _stratified_head(samples: list[Any], limit: int) -> list[Any]:
-    """The first samples of each class in turn until ``limit`` (a small balanced subset)."""
-    by_label: dict[int, list[Any]] = {}
-    for s in samples:
-        by_label.setdefault(s.label, []).append(s)
-    picked: list[Any] = []
+def balanced_head(labels: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of the first samples of each class in turn until ``limit`` (a small balanced
+    subset, in ascending index order)."""
+    by_label = {int(c): np.flatnonzero(labels == c) for c in np.unique(labels)}
+    picked: list[int] = []
     rank = 0
     while len(picked) < limit and any(rank < len(v) for v in by_label.values()):
         for label in sorted(by_label):
             if rank < len(by_label[label]) and len(picked) < limit:
-                picked.append(by_label[label][rank])
+                picked.append(int(by_label[label][rank]))
         rank += 1
-    return picked
+    return np.sort(np.asarray(picked, np.int64))
+
+
+def _cached_split(recipe: Any, root: Path, split: str, cache_dir: Path, limit: int | None,
+                  quiet: bool) -> Any:
+    """The CachedDataset of ``split`` (the store built on first use), or a balanced subset."""
+    from ..data import load
+
+    dataset = load(recipe.dataset, root, split, recipe, cache_dir,
+                   build_kwargs={"progress": not quiet})
+    if dataset.pipeline.sha256() != recipe.pipeline.sha256():
+        # the store key contains the pipeline's hash, so this only guards against a store
+        # whose files were swapped under its name: never train on another preprocessing
+        raise StoreError(dataset.path, "holds preprocessing "
+                         f"{dataset.pipeline.canonical_json()}, the recipe asks for "
+                         f"{recipe.pipeline.canonical_json()}; remove it (eventcompress cache rm)")
+    if len(dataset) == 0:
+        raise ConfigError(f"no {split} samples found", source=root)
+    if limit is not None and limit < len(dataset):
+        return LabelledSubset(dataset, balanced_head(dataset.labels, limit))
+    return dataset
+
+
+def _split_off_validation(dataset: Any, fraction: float, seed: int) -> tuple[Any, Any]:
+    """``train_val_split`` of a CachedDataset or of a subset of one, as subsets of the
+    CachedDataset itself (one level: the fast loader reads a subset's rows from its parent)."""
+    from ..data import train_val_split
+
+    fit, val = train_val_split(dataset, fraction, seed)
+    if isinstance(dataset, LabelledSubset):
+        base, rows = dataset.dataset, dataset.indices
+        return LabelledSubset(base, rows[fit.indices]), LabelledSubset(base, rows[val.indices])
+    return fit, val
 
 
 def prepare_data(recipe: Any, data_root: str | os.PathLike[str],
                  cache_dir: str | os.PathLike[str] | None = None, *,
                  limit: int | None = None, quiet: bool = True,
                  splits: tuple[str, ...] = ("train", "val", "test"),
-                 ) -> tuple[TensorSet | None, TensorSet | None, TensorSet | None, DataInfo]:
+                 ) -> tuple[Any, Any, Any, DataInfo]:
     """``(train, val, test, info)`` for ``recipe`` on the dataset under ``data_root``.
 
-    The validation set is a seeded, stratified ``recipe.training.val_fraction`` share of the
-    official train split (:func:`eventcompress.datasets.stratified_split` with the recipe's
-    seed); the test split is the official one, untouched. ``limit`` caps each split at a
-    balanced subset (tests, smoke runs). Sets not named in ``splits`` are not prepared (None).
-    ``cache_dir`` is accepted for the cache-backed version and unused until then.
+    Each official split is read from its cache store in ``cache_dir`` (default: the data
+    layer's, ``eventcompress.data.default_cache_dir()``), built there on first use. The
+    validation set is a stratified ``recipe.training.val_fraction`` share of the official train
+    split (``eventcompress.data.train_val_split`` seeded with ``training.split_seed``); the test
+    split is the official one, untouched. ``limit`` caps each official split at a balanced
+    subset before the split (tests, smoke runs). Sets not named in ``splits`` are None.
     """
-    from ..datasets import get_dataset, stratified_split
+    from ..data import default_cache_dir
 
-    del cache_dir  # the in-memory version keeps nothing on disk
     started = time.perf_counter()
-    name = recipe_dataset(recipe)
-    layout = get_dataset(name)
-    pipeline = recipe_pipeline(recipe)
     root = Path(data_root)
-    classes = tuple(layout.classes)
-    out: dict[str, TensorSet] = {}
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    out: dict[str, Any] = {}
+    stores: dict[str, str] = {}
     if "train" in splits or "val" in splits:
-        train_x, train_y = _decode_split(layout, root, "train", pipeline, limit, quiet)
-        fit_idx, val_idx = stratified_split(train_y, recipe.training.val_fraction,
-                                            recipe.training.split_seed)
-        out["train"] = TensorSet(train_x[fit_idx], train_y[fit_idx], classes)
-        out["val"] = TensorSet(train_x[val_idx], train_y[val_idx], classes)
+        full = _cached_split(recipe, root, "train", folder, limit, quiet)
+        out["train"], out["val"] = _split_off_validation(full, recipe.training.val_fraction,
+                                                         recipe.training.split_seed)
+        stores["train"] = str(getattr(full, "dataset", full).path)
     if "test" in splits:
-        out["test"] = TensorSet(*_decode_split(layout, root, "test", pipeline, limit, quiet),
-                                classes)
-    shape = tuple(next(iter(out.values())).samples.shape[1:])
-    info = DataInfo(dataset=name, data_root=str(root), pipeline_json=pipeline.canonical_json(),
-                    sample_shape=shape, classes=classes,
+        out["test"] = _cached_split(recipe, root, "test", folder, limit, quiet)
+        stores["test"] = str(getattr(out["test"], "dataset", out["test"]).path)
+    first = next(iter(out.values()))
+    info = DataInfo(dataset=recipe.dataset, data_root=str(root),
+                    pipeline_json=recipe.pipeline.canonical_json(),
+                    sample_shape=tuple(recipe.sample_shape),
+                    classes=tuple(getattr(first, "classes", None) or ()),
                     sizes={k: len(v) for k, v in out.items() if k in splits},
-                    seconds=time.perf_counter() - started)
+                    seconds=time.perf_counter() - started, stores=stores)
     return out.get("train"), out.get("val"), out.get("test"), info

@@ -1,6 +1,7 @@
 """The training loop: epochs, validation-based selection, checkpoints, faults.
 
-One :class:`Trainer` trains one recipe on in-memory datasets and writes a run directory
+One :class:`Trainer` trains one recipe on map-style datasets (the cached splits of
+:func:`.data.prepare_data`) and writes a run directory
 (:mod:`.rundir`). Selection: the best epoch has the highest validation accuracy, ties broken by
 the lower validation loss, then by the earlier epoch; only that checkpoint is evaluated on the
 test split for the reported figure. With ``test_every_epoch`` the test accuracy of every epoch
@@ -27,6 +28,13 @@ from torch import nn
 from ..errors import ConfigError, EventCompressError
 from .checkpoint import capture_rng, load_checkpoint, load_model_state, restore_rng, save_checkpoint
 from .data import recipe_network
+from .distributed import (
+    Distributed,
+    RankBatchSampler,
+    loss_scale,
+    merge_evaluations,
+    synchronise_batchnorm,
+)
 from .losses import PerStepReadout, compute_loss
 from .metrics import (
     activity_summary,
@@ -75,18 +83,25 @@ class Trainer:
     """Trains ``recipe`` on ``(train, val, test)`` and writes ``run_dir``.
 
     ``on_step(trainer, epoch, step)`` is called after every update (tests inject faults there).
+    Started by torchrun (``WORLD_SIZE`` > 1) it trains with DistributedDataParallel
+    (:mod:`.distributed`); only rank 0 writes the run directory. ``sync_batchnorm=False`` keeps
+    each rank's batch-norm statistics its own (faster; then the run differs from one process).
     """
 
     def __init__(self, recipe: Any, recipe_toml: str, data: tuple[Any, Any, Any],
                  run_dir: RunDir, *, device: str = "auto", quiet: bool = False,
                  data_info: dict[str, Any] | None = None,
-                 on_step: Callable[[Trainer, int, int], None] | None = None) -> None:
+                 on_step: Callable[[Trainer, int, int], None] | None = None,
+                 sync_batchnorm: bool = True) -> None:
         self.recipe = recipe
         self.recipe_toml = recipe_toml
         self.train_set, self.val_set, self.test_set = data
         self.run = run_dir
         self.device = resolve_device(device)
-        self.quiet = quiet
+        self.dist = Distributed.from_env(self.device)
+        if self.dist.active and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.quiet = quiet or not self.dist.main
         self.data_info = data_info or {}
         self.on_step = on_step
         tr = recipe.training
@@ -98,9 +113,21 @@ class Trainer:
         self.model = recipe.create_model().to(self.device)
         self.network = recipe_network(recipe)
         self.n_classes = int(self.model.config.n_classes)
-        self.forward = torch.compile(self.model) if tr.compile else self.model
+        self.forward: nn.Module = self.model
+        if self.dist.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            if sync_batchnorm:
+                self.model = synchronise_batchnorm(self.model, self.device)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.forward = DistributedDataParallel(self.model, device_ids=ids)
+        if tr.compile:
+            self.forward = torch.compile(self.forward)
         self.optimizer = build_optimizer(self.model, recipe.optimizer)
-        self.steps_per_epoch = len(epoch_batches(len(self.train_set), tr.batch_size, tr.seed, 0))
+        self.sampler = RankBatchSampler(
+            self.train_set, lambda epoch: epoch_batches(len(self.train_set), tr.batch_size,
+                                                        tr.seed, epoch), self.dist)
+        self.steps_per_epoch = len(self.sampler)
         self.scheduler = build_scheduler(self.optimizer, recipe.schedule, tr.epochs,
                                          self.steps_per_epoch)
         use_amp = tr.amp and self.device.type == "cuda"
@@ -136,6 +163,8 @@ class Trainer:
         restore_rng(state["rng"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.partial = dict(state["partial"])
+        if not self.dist.main:  # rank 0 carries the interrupted epoch's summed counts
+            self.partial.update({k: 0 for k in _COUNTS})
         self.best = state["best"]
         self.best_test_over_epochs = state["best_test_over_epochs"]
         self.train_seconds = float(state["train_seconds"])
@@ -145,7 +174,8 @@ class Trainer:
         """Train the remaining epochs, then test the selected checkpoint; returns the summary."""
         if resume:
             self.load_state(load_checkpoint(self.run.last))
-            self.run.keep_metrics(self.epoch)
+            if self.dist.main:
+                self.run.keep_metrics(self.epoch)
         with StopOnSigint() as stop, run_settings(self.recipe.training.deterministic,
                                                       self.device):
             while self.epoch < self.recipe.training.epochs:
@@ -153,25 +183,39 @@ class Trainer:
                 self._end_epoch(row)
                 # the epoch's training time survives an interrupt (it is in the partial sums)
                 self.train_seconds += row["seconds"] + row["eval_seconds"]
-                save_checkpoint(self.run.last, self.state())
+                self._save(self.run.last)
         return self._final_test()
+
+    def _save(self, path: Any) -> None:
+        """Rank 0 writes; every rank calls it (the partial sums of an interrupted epoch are
+        summed over ranks into the checkpoint, and a resumed run gives them to rank 0)."""
+        counts = self.dist.sum([self.partial[k] for k in _COUNTS])
+        if self.dist.main:
+            state = self.state()
+            state["partial"] = {**self.partial, **dict(zip(_COUNTS, counts))}
+            save_checkpoint(path, state)
 
     def _train_epoch(self, stop: StopOnSigint) -> dict[str, Any]:
         from tqdm.auto import tqdm
 
         tr = self.recipe.training
-        batches = epoch_batches(len(self.train_set), tr.batch_size, tr.seed, self.epoch)
-        loader = make_loader(self.train_set, batches[self.step:], tr.num_workers)
+        self.sampler.set_epoch(self.epoch)  # this epoch's order (every rank's share of it)
+        self.sampler.start = 0
+        n_batches = len(self.sampler)
+        self.sampler.start = self.step
+        batches = self.sampler.global_batches()
+        loader = make_loader(self.train_set, list(self.sampler), tr.num_workers)
         p = self.partial
         per_step = PerStepReadout(self.model) if tr.loss == "tet" else None
         self.model.train()
-        bar = tqdm(total=len(batches), initial=self.step, unit="batch", leave=False,
+        bar = tqdm(total=n_batches, initial=self.step, unit="batch", leave=False,
                    desc=f"epoch {self.epoch + 1}/{tr.epochs}", disable=True if self.quiet else None)
         try:
             mark = time.perf_counter()
-            for x, y in loader:
+            for k, (x, y) in enumerate(loader):
                 p["data_seconds"] += time.perf_counter() - mark
-                loss, correct = self._update(x, y, per_step)
+                scale = loss_scale(self.dist, len(y), len(batches[k]))
+                loss, correct = self._update(x, y, per_step, scale)
                 p["loss_sum"] += loss * len(y)
                 p["correct"] += correct
                 p["n"] += len(y)
@@ -182,8 +226,8 @@ class Trainer:
                                 samples_s=f"{p['n'] / max(p['seconds'], 1e-9):.0f}")
                 if self.on_step is not None:
                     self.on_step(self, self.epoch + 1, self.step)
-                if stop.requested:
-                    save_checkpoint(self.run.last, self.state())
+                if self._stop_requested(stop):
+                    self._save(self.run.last)
                     raise TrainingInterrupted(
                         f"interrupted in epoch {self.epoch + 1} after step {self.step}; state "
                         f"saved to {self.run.last}; continue with: eventcompress train --resume "
@@ -193,18 +237,26 @@ class Trainer:
             bar.close()
             if per_step is not None:
                 per_step.close()
-        row = {"epoch": self.epoch + 1, "train_loss": p["loss_sum"] / max(p["n"], 1),
-               "train_acc": p["correct"] / max(p["n"], 1),
+        loss_sum, correct, n = self.dist.sum([p["loss_sum"], p["correct"], p["n"]])
+        row = {"epoch": self.epoch + 1, "train_loss": loss_sum / max(n, 1),
+               "train_acc": correct / max(n, 1),
                "lr": self.optimizer.param_groups[0]["lr"], "seconds": p["seconds"],
-               "samples_per_s": p["n"] / max(p["seconds"], 1e-9),
+               "samples_per_s": n / max(p["seconds"], 1e-9),
                "data_wait_share": p["data_seconds"] / max(p["seconds"], 1e-9)}
         self.partial = _empty_partial()
         self.step = 0
         self.epoch += 1
         return row
 
+    def _stop_requested(self, stop: StopOnSigint) -> bool:
+        """Ctrl-C on any rank stops every rank at the same batch (else the others would wait
+        for it in the next all-reduce)."""
+        if not self.dist.active:
+            return stop.requested
+        return self.dist.sum([float(stop.requested)])[0] > 0
+
     def _update(self, x: torch.Tensor, y: torch.Tensor,
-                per_step: PerStepReadout | None) -> tuple[float, int]:
+                per_step: PerStepReadout | None, scale: float = 1.0) -> tuple[float, int]:
         tr = self.recipe.training
         inp = to_model_input(x, self.device)
         y = y.to(self.device)
@@ -217,7 +269,7 @@ class Trainer:
             if not torch.isfinite(loss):
                 raise TrainingError(self._explain_non_finite(float(loss.detach()), inp))
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * scale if scale != 1.0 else loss).backward()
             if tr.grad_clip is not None:
                 nn.utils.clip_grad_norm_(self.model.parameters(), tr.grad_clip)
             self.optimizer.step()
@@ -265,15 +317,19 @@ class Trainer:
                 "Lower optimizer.lr or set training.grad_clip.")
 
     def _loader(self, dataset: Any) -> Any:
+        """Sequential batches; distributed: of this rank's unpadded block only."""
         size = self.recipe.training.eval_batch_size or self.recipe.training.batch_size
-        return make_loader(dataset, sequential_batches(len(dataset), size))
+        block = self.dist.eval_block(len(dataset))
+        return make_loader(dataset, [[block[i] for i in b]
+                                     for b in sequential_batches(len(block), size)])
 
     def _evaluate(self, dataset: Any, *, activity: bool) -> dict[str, Any]:
         tr = self.recipe.training
-        return evaluate(self.model, self._loader(dataset), self.device, loss=tr.loss,
-                        steps=self.steps, n_classes=self.n_classes,
-                        label_smoothing=tr.label_smoothing, activity=activity,
-                        autocast=self.autocast)
+        result = evaluate(self.model, self._loader(dataset), self.device, loss=tr.loss,
+                          steps=self.steps, n_classes=self.n_classes,
+                          label_smoothing=tr.label_smoothing, activity=activity,
+                          autocast=self.autocast)
+        return merge_evaluations(self.dist, result)
 
     def _calibrate(self) -> None:
         tr = self.recipe.training
@@ -297,9 +353,10 @@ class Trainer:
         row["eval_seconds"] = time.perf_counter() - started
         if _is_better(val["acc"], val["loss"], self.best):
             self.best = {"epoch": row["epoch"], "val_acc": val["acc"], "val_loss": val["loss"]}
-            save_checkpoint(self.run.best, self.state())
+            self._save(self.run.best)
         row["best_epoch"] = self.best["epoch"] if self.best else None
-        self.run.append_metrics(row)
+        if self.dist.main:
+            self.run.append_metrics(row)
         if not self.quiet:
             print(f"epoch {row['epoch']}/{self.recipe.training.epochs}  "
                   f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}  "
@@ -307,6 +364,7 @@ class Trainer:
                   f"lr {row['lr']:.3g}  {row['samples_per_s']:.0f} samples/s", file=sys.stderr)
 
     def _final_test(self) -> dict[str, Any]:
+        self.dist.barrier()  # rank 0 has written best.pt
         best = load_checkpoint(self.run.best)
         load_model_state(self.model, best, network=self.network, source=self.run.best)
         test = self._evaluate(self.test_set, activity=True)
@@ -330,6 +388,10 @@ class Trainer:
             "seed": self.recipe.training.seed, "epochs": self.epoch, "device": str(self.device),
             "sizes": self.data_info.get("sizes", {}),
         }
+
+
+#: the partial sums of an epoch that add up over ranks
+_COUNTS = ("loss_sum", "correct", "n")
 
 
 def _empty_partial() -> dict[str, float]:

@@ -15,25 +15,13 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 
-from .data import batch_collate
+from .data import make_loader
 from .losses import PerStepReadout, compute_loss
 
 __all__ = ["calibrate_batchnorm", "evaluate", "make_loader", "to_model_input"]
 
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-
-
-def make_loader(dataset: Dataset, batches: list[list[int]], num_workers: int = 0) -> DataLoader:
-    """A DataLoader over fixed batches of indices (the engine decides the order).
-
-    It gets a generator of its own: a DataLoader otherwise draws its workers' base seed from the
-    global RNG on every ``iter()``, which would make a resumed epoch draw once more than an
-    uninterrupted one and break exact resume.
-    """
-    return DataLoader(dataset, batch_sampler=batches, num_workers=num_workers,
-                      collate_fn=batch_collate, generator=torch.Generator().manual_seed(0))
 
 
 def sequential_batches(n: int, batch_size: int) -> list[list[int]]:
@@ -121,7 +109,9 @@ def evaluate(model: nn.Module, loader: Iterable[Any], device: torch.device, *, l
     result: dict[str, Any] = {"loss": total_loss / max(n, 1), "acc": correct / max(n, 1),
                               "n": n, "confusion": confusion.tolist(), "seconds": seconds}
     if monitor is not None:
-        result["activity"] = monitor.report().per_sample()
+        counts = monitor.report()
+        result["activity"] = counts.per_sample()
+        result["activity_counts"] = counts  # summed over ranks by a distributed run
     return result
 
 

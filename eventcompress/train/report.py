@@ -44,14 +44,19 @@ def markdown_table(runs: Sequence[tuple[RunDir, dict[str, Any], list[dict[str, A
     return "\n".join(lines) + "\n"
 
 
-def _plots(runs: Sequence[tuple[RunDir, dict[str, Any], list[dict[str, Any]]]],
-           out: Path) -> list[Path]:
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    written = []
+    return plt
+
+
+def plot_curves(runs: Sequence[tuple[RunDir, dict[str, Any], list[dict[str, Any]]]],
+                path: Path) -> Path:
+    """Loss and accuracy per epoch of every run (train dashed, validation solid) to ``path``."""
+    plt = _pyplot()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for run, _, rows in runs:
         epochs = [r["epoch"] for r in rows]
@@ -65,9 +70,15 @@ def _plots(runs: Sequence[tuple[RunDir, dict[str, Any], list[dict[str, Any]]]],
         ax.set_ylabel(name)
         ax.legend(fontsize="small")
     fig.tight_layout()
-    written.append(out / "curves.png")
-    fig.savefig(written[-1], dpi=100)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
+    return path
+
+
+def plot_firing_rates(runs: Sequence[tuple[RunDir, dict[str, Any], list[dict[str, Any]]]],
+                      path: Path) -> Path:
+    """Validation firing rate of every neuron layer per epoch, one panel per run, to ``path``."""
+    plt = _pyplot()
     fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 4), squeeze=False)
     for ax, (run, _, rows) in zip(axes[0], runs):
         layers = list(rows[0]["firing_rates"]) if rows else []
@@ -79,10 +90,15 @@ def _plots(runs: Sequence[tuple[RunDir, dict[str, Any], list[dict[str, Any]]]],
         ax.set_ylabel("firing rate (validation)")
         ax.legend(fontsize="x-small")
     fig.tight_layout()
-    written.append(out / "firing_rates.png")
-    fig.savefig(written[-1], dpi=100)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
-    return written
+    return path
+
+
+def _plots(runs: Sequence[tuple[RunDir, dict[str, Any], list[dict[str, Any]]]],
+           out: Path) -> list[Path]:
+    return [plot_curves(runs, out / "curves.png"),
+            plot_firing_rates(runs, out / "firing_rates.png")]
 
 
 def write_report(run_dirs: Sequence[str | os.PathLike[str]],

@@ -76,6 +76,8 @@ def _toml_value(v: Any) -> str:
         return json.dumps(v, ensure_ascii=False)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(i) for i in v) + "]"
+    if isinstance(v, dict):  # an inline table, e.g. one of the [[preprocessing.steps]]
+        return "{" + ", ".join(f"{k} = {_toml_value(i)}" for k, i in v.items()) + "}"
     raise TypeError(f"cannot write {type(v).__name__} {v!r} as a TOML value")
 
 

@@ -51,7 +51,6 @@ from dataclasses import dataclass  # noqa: E402
 
 from numba import njit  # noqa: E402
 
-from eventcompress.config import FrozenConfig  # noqa: E402
 from eventcompress.events import Events  # noqa: E402
 from eventcompress.kernels import (  # noqa: E402
     Denoise,
@@ -61,6 +60,7 @@ from eventcompress.kernels import (  # noqa: E402
     Pipeline,
     RandomCrop,
     RefractoryPeriod,
+    Representation,
     STCConfig,
     process_many,
 )
@@ -84,7 +84,7 @@ def _count_bins(x, y, t, p, offsets, out):
 
 
 @dataclass(frozen=True)
-class BatchedCounts(FrozenConfig):
+class BatchedCounts(Representation):
     """Bench-only representation: counts in ``bins`` equal time bins from the first event to
     the last, per polarity; ``fill_batch`` runs one GIL-free kernel per chunk."""
 

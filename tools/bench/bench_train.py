@@ -40,9 +40,9 @@ def measure(variant: str, steps: int, samples: int, threads: int, root: Path) ->
     torch.set_num_threads(threads)
     # The bench measures the network on one input: every variant gets the same STC tensors.
     recipe, text = resolve_recipe(f"nmnist-{variant}", (
-        'preprocessing.representation="stc"', "preprocessing.tau_s=20000.0",
-        "preprocessing.fine_bins=20", 'preprocessing.normalize="max"',
-        f"preprocessing.steps={steps}", 'training.loss="ce"',
+        "preprocessing.steps=[]",
+        f'preprocessing.representation={{type = "stc", steps = {steps}, tau_s = 20000.0, '
+        'fine_bins = 20, normalize = "max", polarity = "split"}', 'training.loss="ce"',
         "model.overrides.readout=\"membrane\"", "schedule.warmup_epochs=0",
         "training.test_every_epoch=false", "training.bn_calibration_batches=0"), epochs=2)
     train, val, test, _ = prepare_data(recipe, root, limit=samples)
@@ -59,12 +59,11 @@ class _NoStop:
     requested = False
 
 
-def spikingjelly_plif(steps: int, batch: int, threads: int, repeat: int) -> dict:
-    """ms per sample of one Adam step (forward, CE on the readout's firing rate, backward) of
-    ``nmnist-plif`` and of the same topology built from SpikingJelly's multi-step layers and
-    ``ParametricLIFNode`` (soft reset, rectangular surrogate), interleaved, best of ``repeat``."""
-    import time
-
+def plif_steppers(steps: int, batch: int, threads: int) -> tuple[dict, tuple[int, int]]:
+    """One Adam step (forward, CE on the readout's firing rate, backward) of ``nmnist-plif`` and
+    of the same topology built from SpikingJelly's multi-step layers and ``ParametricLIFNode``
+    (soft reset, rectangular surrogate) on the same batch: ``{"ours": fn, "spikingjelly": fn}``
+    and the two parameter counts."""
     import torch
     import torch.nn.functional as F
     from spikingjelly.activation_based import functional, layer, neuron, surrogate
@@ -84,7 +83,7 @@ def spikingjelly_plif(steps: int, batch: int, threads: int, repeat: int) -> dict
         layer.Conv2d(32, 64, 3, padding=1, bias=False), layer.BatchNorm2d(64), plif(),
         layer.MaxPool2d(2),
         layer.Flatten(), layer.Linear(64 * 8 * 8, 128, bias=False), layer.BatchNorm1d(128),
-        plif(), layer.Linear(128, 10), plif())
+        plif(), layer.Linear(128, 10, bias=False), layer.BatchNorm1d(10), plif())
     functional.set_step_mode(theirs, "m")
     ours = create_model("nmnist-plif", readout="rate")
     n_ours = sum(p.numel() for p in ours.parameters())
@@ -105,7 +104,16 @@ def spikingjelly_plif(steps: int, batch: int, threads: int, repeat: int) -> dict
                 functional.reset_net(model)
         return step
 
-    steps_fn = {"ours": stepper(ours, False), "spikingjelly": stepper(theirs, True)}
+    return ({"ours": stepper(ours, False), "spikingjelly": stepper(theirs, True)},
+            (n_ours, n_theirs))
+
+
+def spikingjelly_plif(steps: int, batch: int, threads: int, repeat: int) -> dict:
+    """ms per sample of one step of each (:func:`plif_steppers`), interleaved, best of
+    ``repeat``."""
+    import time
+
+    steps_fn, params = plif_steppers(steps, batch, threads)
     best = {k: float("inf") for k in steps_fn}
     for fn in steps_fn.values():
         fn()  # warm-up
@@ -115,7 +123,7 @@ def spikingjelly_plif(steps: int, batch: int, threads: int, repeat: int) -> dict
             fn()
             best[name] = min(best[name], time.perf_counter() - started)
     return {"ours_ms": 1e3 * best["ours"] / batch, "sj_ms": 1e3 * best["spikingjelly"] / batch,
-            "params": (n_ours, n_theirs)}
+            "params": params}
 
 
 def main() -> None:

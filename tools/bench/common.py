@@ -22,18 +22,20 @@ def best_time(fn: Callable[[], Any], *, repeat: int = 5, min_time: float = 0.2) 
     The best (not the mean) is the figure least disturbed by other processes on a shared machine.
     """
     fn()  # warm-up: JIT compilation, page cache
-    best = float("inf")
-    for _ in range(repeat):
-        n = 0
-        start = time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time:
-                break
-        best = min(best, elapsed / n)
-    return best
+    return min(seconds_per_call(fn, min_time) for _ in range(repeat))
+
+
+def seconds_per_call(fn: Callable[[], Any], min_time: float) -> float:
+    """Seconds per call of ``fn``, called in a loop until ``min_time`` has passed (at least
+    once)."""
+    n = 0
+    start = time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time:
+            return elapsed / n
 
 
 def single_thread() -> None:
