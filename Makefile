@@ -3,18 +3,19 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 NMNIST ?= ../shared/realdata/nmnist/NMNIST-small
-# CPU wheels of torch; point it at a mirror (or PyPI, for CUDA) if needed.
-TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# Extra pip arguments for torch, e.g. TORCH_PIP_ARGS='--index-url URL-OF-A-CPU-WHEEL-INDEX' on a
+# machine whose pip configuration does not already serve the CPU build.
+TORCH_PIP_ARGS ?=
 
 .PHONY: test demo lint bench clean-venv bench-quick
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	# torch first, from PyTorch's CPU index: the PyPI wheel of torch for Linux x86-64 is the
-	# multi-GB CUDA build, whatever the version pin. (Pinning alone keeps a CPU torch only
-	# where one is already installed.)
-	$(PY) -m pip install torch==2.13.0 --index-url $(TORCH_INDEX)
+	# torch first and pinned. The pin alone does not pick a CPU build (PyPI's Linux x86-64 wheel
+	# of torch is the multi-GB CUDA one): our machines' pip configuration serves the CPU wheel of
+	# 2.13.0, so the pin resolves to it there; elsewhere pass a CPU index in TORCH_PIP_ARGS.
+	$(PY) -m pip install torch==2.13.0 $(TORCH_PIP_ARGS)
 	# dev holds the test oracles (tonic, aedat); the runtime needs neither.
 	$(PY) -m pip install -e '.[dev,aedat]'
 	touch $@

@@ -163,9 +163,20 @@ def neuron_sequence(x: torch.Tensor, *, k: float | torch.Tensor | None,
     """Run a leaky (``k`` given) or IF (``k=None``) neuron over ``x = [T, N, ...]``.
 
     ``V[-1] = V_reset`` unless ``v0`` is given. A tensor ``k`` of shape ``[C]`` is per channel.
+    CPU float32/float64 tensors run the fused kernels of :mod:`eventcompress.nn.fused` (same
+    spikes and membranes, the gradients of docs/models.md); ``with fused.reference():`` runs
+    this per-step autograd implementation.
     """
     if x.dim() < 2:
         raise ValueError(f"expected a time-first input [T, N, ...], got shape {tuple(x.shape)}")
+    if reset not in RESET_MODES:
+        raise ConfigError(f"unknown reset {reset!r}; expected one of {', '.join(RESET_MODES)}",
+                          key="reset")
+    from . import fused
+
+    if fused.supports_neuron(x, k, v0):
+        return NeuronOutput(*fused.neuron_sequence(
+            x, k, thresholds, surrogate.kind, surrogate.param, reset, v_reset, detach_reset, v0))
     if isinstance(k, torch.Tensor):
         k = channel_view(k, x)
     v = torch.full_like(x[0], v_reset) if v0 is None else v0
@@ -250,6 +261,10 @@ def synapse_sequence(y: torch.Tensor, beta: float | torch.Tensor) -> torch.Tenso
 
     A tensor ``beta`` of shape ``[C]`` is per channel (dim 2 of ``y``).
     """
+    from . import fused
+
+    if fused.supports(y, beta) and (not isinstance(beta, torch.Tensor) or beta.dim() <= 1):
+        return fused.synapse_sequence(y, beta)
     if isinstance(beta, torch.Tensor):
         beta = channel_view(beta, y)
     out = []

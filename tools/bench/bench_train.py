@@ -6,11 +6,14 @@ batch size: samples per second and the share of the epoch spent waiting for batc
 one untimed epoch first; no competitor runs in this table, so its figures are absolute ones of
 this machine and hour.
 
-``--spikingjelly``: instead, one training step of ``nmnist-plif`` against the same topology built
-from SpikingJelly's layers, same batch, T and threads, interleaved in the same run.
+``--spikingjelly``: instead, one training step of ``nmnist-plif`` (or each of ``--variants``)
+against the ``nmnist-plif`` topology built from SpikingJelly's layers, same batch, T and threads,
+interleaved in the same run, with our per-step reference path (``nn.fused.reference()``) as a
+third contender.
 
     python tools/bench/bench_train.py [--quick] [--threads N] [--variants a,b] [--steps 1,2,4]
-    python tools/bench/bench_train.py --spikingjelly [--steps 4,10] [--threads 2]
+    python tools/bench/bench_train.py --spikingjelly [--variants plif,stc-scb-mtlif]
+        [--steps 4,10] [--threads 2]
 """
 
 from __future__ import annotations
@@ -59,16 +62,18 @@ class _NoStop:
     requested = False
 
 
-def plif_steppers(steps: int, batch: int, threads: int) -> tuple[dict, tuple[int, int]]:
-    """One Adam step (forward, CE on the readout's firing rate, backward) of ``nmnist-plif`` and
-    of the same topology built from SpikingJelly's multi-step layers and ``ParametricLIFNode``
-    (soft reset, rectangular surrogate) on the same batch: ``{"ours": fn, "spikingjelly": fn}``
-    and the two parameter counts."""
+def plif_steppers(steps: int, batch: int, threads: int,
+                  variant: str = "plif") -> tuple[dict, tuple[int, int]]:
+    """One Adam step (forward, cross-entropy, backward) of ``nmnist-<variant>`` (``plif``: on
+    its readout's firing rate), of the same network on the per-step reference path
+    (``nn.fused.reference()``) and of the ``nmnist-plif`` topology built from SpikingJelly's
+    multi-step layers and ``ParametricLIFNode`` (soft reset, rectangular surrogate) on the same
+    batch: ``{"ours": fn, "reference": fn, "spikingjelly": fn}`` and the two parameter counts."""
     import torch
     import torch.nn.functional as F
     from spikingjelly.activation_based import functional, layer, neuron, surrogate
 
-    from eventcompress.nn import create_model
+    from eventcompress.nn import create_model, fused
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -85,44 +90,52 @@ def plif_steppers(steps: int, batch: int, threads: int) -> tuple[dict, tuple[int
         layer.Flatten(), layer.Linear(64 * 8 * 8, 128, bias=False), layer.BatchNorm1d(128),
         plif(), layer.Linear(128, 10, bias=False), layer.BatchNorm1d(10), plif())
     functional.set_step_mode(theirs, "m")
-    ours = create_model("nmnist-plif", readout="rate")
+    ours = create_model(f"nmnist-{variant}", **({"readout": "rate"} if variant == "plif"
+                                                  else {}))
     n_ours = sum(p.numel() for p in ours.parameters())
     n_theirs = sum(p.numel() for p in theirs.parameters())
     x = torch.bernoulli(torch.full((steps, batch, 2, 34, 34), 0.1))
     y = torch.randint(0, 10, (batch,))
 
-    def stepper(model: torch.nn.Module, sj: bool):
+    def stepper(model: torch.nn.Module, sj: bool, reference: bool = False):
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
         def step() -> None:
-            out = model(x).mean(0) if sj else model(x)
-            loss = F.cross_entropy(out, y)
-            opt.zero_grad()
-            loss.backward()
+            with fused.reference() if reference else torch.enable_grad():
+                out = model(x).mean(0) if sj else model(x)
+                loss = F.cross_entropy(out, y)
+                opt.zero_grad()
+                loss.backward()
             opt.step()
             if sj:
                 functional.reset_net(model)
         return step
 
-    return ({"ours": stepper(ours, False), "spikingjelly": stepper(theirs, True)},
-            (n_ours, n_theirs))
+    return ({"ours": stepper(ours, False), "reference": stepper(ours, False, True),
+             "spikingjelly": stepper(theirs, True)}, (n_ours, n_theirs))
 
 
-def spikingjelly_plif(steps: int, batch: int, threads: int, repeat: int) -> dict:
-    """ms per sample of one step of each (:func:`plif_steppers`), interleaved, best of
-    ``repeat``."""
+def spikingjelly_step(variant: str, steps: int, batch: int, threads: int, repeat: int) -> dict:
+    """ms per sample of one step of each of :func:`plif_steppers`, interleaved round by round:
+    best of ``repeat`` and the range of the per-round speed ratios (a round's three steps ran
+    within seconds of each other, the fairer comparison under a changing load)."""
     import time
 
-    steps_fn, params = plif_steppers(steps, batch, threads)
-    best = {k: float("inf") for k in steps_fn}
+    steps_fn, params = plif_steppers(steps, batch, threads, variant)
+    times: dict[str, list[float]] = {k: [] for k in steps_fn}
     for fn in steps_fn.values():
-        fn()  # warm-up
+        fn()  # warm-up (and the Numba compilation, cached on disk after the first run)
     for _ in range(repeat):
         for name, fn in steps_fn.items():
             started = time.perf_counter()
             fn()
-            best[name] = min(best[name], time.perf_counter() - started)
-    return {"ours_ms": 1e3 * best["ours"] / batch, "sj_ms": 1e3 * best["spikingjelly"] / batch,
+            times[name].append(time.perf_counter() - started)
+    ratios = [sj / o for sj, o in zip(times["spikingjelly"], times["ours"], strict=True)]
+    gains = [r / o for r, o in zip(times["reference"], times["ours"], strict=True)]
+    return {"ours_ms": 1e3 * min(times["ours"]) / batch,
+            "reference_ms": 1e3 * min(times["reference"]) / batch,
+            "sj_ms": 1e3 * min(times["spikingjelly"]) / batch,
+            "ratio_range": (min(ratios), max(ratios)), "gain_range": (min(gains), max(gains)),
             "params": params}
 
 
@@ -138,14 +151,21 @@ def main() -> None:
     args = parser.parse_args()
     if args.spikingjelly:
         rows = []
-        for steps in (int(s) for s in args.steps.split(",")):
-            r = spikingjelly_plif(steps, 64, args.threads, 3 if args.quick else 7)
-            rows.append(["nmnist-plif", steps, 64, f"{r['params'][0]:,} / {r['params'][1]:,}",
-                         r["ours_ms"], r["sj_ms"], f"{r['sj_ms'] / r['ours_ms']:.2f}x"])
-            print(rows[-1], file=sys.stderr, flush=True)
-        print(report_header(f"Training step against SpikingJelly, {args.threads} thread(s)"))
-        print(markdown_table(["network", "T", "batch", "params ours / SJ", "ours ms/sample",
-                              "SpikingJelly ms/sample", "our speed"], rows))
+        variants = args.variants if args.variants != ",".join(VARIANTS) else "plif"
+        for variant in variants.split(","):
+            for steps in (int(s) for s in args.steps.split(",")):
+                r = spikingjelly_step(variant, steps, 64, args.threads, 3 if args.quick else 7)
+                lo, hi = r["ratio_range"]
+                rows.append([f"nmnist-{variant}", steps, f"{r['params'][0]:,} / "
+                             f"{r['params'][1]:,}", r["ours_ms"], r["reference_ms"], r["sj_ms"],
+                             f"{r['sj_ms'] / r['ours_ms']:.2f}x ({lo:.2f}-{hi:.2f})",
+                             "{:.2f}-{:.2f}x".format(*r["gain_range"])])
+                print(rows[-1], file=sys.stderr, flush=True)
+        print(report_header(f"Training step against SpikingJelly, {args.threads} thread(s), "
+                            "batch 64"))
+        print(markdown_table(["network", "T", "params ours / SJ", "ours ms/sample",
+                              "ours, reference path", "SpikingJelly PLIF net ms/sample",
+                              "our speed (per-round range)", "fused vs reference"], rows))
         return
     if not args.root.is_dir():
         sys.exit(f"NMNIST-small not found at {args.root}")
