@@ -32,6 +32,8 @@ N_CLASSES = {"nmnist": 10, "cifar10dvs": 10, "dvsgesture": 11}
 TAU_S = {"nmnist": 20000.0, "cifar10dvs": 50000.0, "dvsgesture": 200000.0}
 FRAME_BINS = {"plif": {"nmnist": 10, "cifar10dvs": 10, "dvsgesture": 16}, "s3nn": 1, "stcb": 4}
 EVENT_STEPS = {"nmnist": (), "cifar10dvs": (Resize(48),), "dvsgesture": (Downsample(4),)}
+# Re-chosen since on the validation split (the recipe's comment, docs/results.md).
+TAU_S_CHOSEN = {("nmnist", "stc-scb-mtlif"): 100000.0}
 
 
 def expected_pipeline(dataset: str, variant: str) -> Pipeline:
@@ -40,7 +42,8 @@ def expected_pipeline(dataset: str, variant: str) -> Pipeline:
         rep = FrameConfig(n_time_bins=bins[dataset] if isinstance(bins, dict) else bins,
                           polarity="split")
     else:
-        rep = STCConfig(steps=4, tau_s=TAU_S[dataset], fine_bins=20, normalize="max",
+        tau_s = TAU_S_CHOSEN.get((dataset, variant), TAU_S[dataset])
+        rep = STCConfig(steps=4, tau_s=tau_s, fine_bins=20, normalize="max",
                         polarity="split")
     return Pipeline(steps=EVENT_STEPS[dataset], representation=rep)
 
@@ -116,8 +119,8 @@ def test_recipe_is_frozen_and_canonical():
     # comments, blank lines and key order do not change the identity; a value does
     shuffled = "# a comment\n" + BASE.replace('loss = "ce"\nseed = 0', 'seed = 0\nloss = "ce"')
     assert recipes.loads(shuffled, name="x").sha256() == r.sha256()
-    assert recipes.loads(BASE.replace("lr = 1e-3", "lr = 2e-3"), name="x").sha256() != r.sha256()
-    assert recipes.loads(BASE.replace("lr = 1e-3", "lr = 0.001"), name="x") == r
+    assert recipes.loads(BASE.replace("lr = 3e-3", "lr = 2e-3"), name="x").sha256() != r.sha256()
+    assert recipes.loads(BASE.replace("lr = 3e-3", "lr = 0.003"), name="x") == r
     d = r.to_dict()
     assert d["type"] == "Recipe" and d["version"] == 2 and d["model"]["overrides"] == {}
     assert d["preprocessing"] == r.pipeline.to_dict()
@@ -127,7 +130,7 @@ def test_recipe_is_frozen_and_canonical():
                                         '"type":"ModelSpec","version":1}')
     # an alias and the class name, an integral float and the float: one pipeline
     assert recipes.loads(BASE.replace('type = "stc"', 'type = "STCConfig"')
-                         .replace("tau_s = 20000.0", "tau_s = 20000"), name="x") == r
+                         .replace("tau_s = 100000.0", "tau_s = 100000"), name="x") == r
 
 
 def test_overrides_are_passed_and_frozen():
@@ -191,13 +194,13 @@ def _error(tmp_path: Path, text: str) -> ConfigError:
 
 
 @pytest.mark.parametrize("old,new,key,words", [
-    ("lr = 1e-3", "lrr = 1e-3", "optimizer.lrr", "did you mean 'lr'"),
+    ("lr = 3e-3", "lrr = 3e-3", "optimizer.lrr", "did you mean 'lr'"),
     ("[schedule]", "[schedul]", "schedul", "did you mean [schedule]"),
     ('type = "stc"', 'type = "voxels"', "preprocessing.representation.type", "known: stc, "),
     ('type = "stc"', 'type = "stcc"', "preprocessing.representation.type",
      "did you mean 'stc'"),
     ('type = "stc"  # STCConfig\n', "", "preprocessing.representation.type", "missing type"),
-    ("tau_s = 20000.0", "tau = 20000.0", "preprocessing.representation.tau",
+    ("tau_s = 100000.0", "tau = 100000.0", "preprocessing.representation.tau",
      "did you mean 'tau_s'"),
     ("[preprocessing.representation]", "[preprocessing]\nsize = [34, 34]\n\n"
      "[preprocessing.representation]", "preprocessing.size", "[[preprocessing.steps]]"),
@@ -213,7 +216,7 @@ def _error(tmp_path: Path, text: str) -> ConfigError:
      "factor = 2\n\n[preprocessing.representation]", "preprocessing.steps", "17x17"),
     ('type = "stc"', 'type = "frames"', "preprocessing.representation.steps",
      "did you mean 'n_time_bins'"),
-    ("lr = 1e-3", "lr = nan", "optimizer.lr", "NaN"),
+    ("lr = 3e-3", "lr = nan", "optimizer.lr", "NaN"),
     ('name = "nmnist-stc-scb-mtlif"', 'name = "nmnist-stc-scb-mtlf"', "model.name",
      "did you mean 'nmnist-stc-scb-mtlif'"),
     ("[optimizer]", "[model.overrides]\nn_threshold = 2\n\n[optimizer]",
@@ -279,7 +282,7 @@ def test_errors_name_file_and_key(tmp_path, old, new, key, words):
      lambda: STCConfig(steps="4")),
     (BASE, "steps = 4", "steps = true", "preprocessing.representation.steps",
      lambda: STCConfig(steps=True)),
-    (BASE, "tau_s = 20000.0", "tau_s = -1.0", "preprocessing.representation.tau_s",
+    (BASE, "tau_s = 100000.0", "tau_s = -1.0", "preprocessing.representation.tau_s",
      lambda: STCConfig(tau_s=-1.0)),
     (BASE, 'polarity = "split"', 'polarity = "splt"', "preprocessing.representation.polarity",
      lambda: STCConfig(polarity="splt")),

@@ -132,12 +132,12 @@ def test_resume_refuses_other_preprocessing(trained, nmnist_small, tmp_path, cap
     shutil.copytree(trained, run)
     recipe = run / "recipe.toml"
     text = recipe.read_text("utf-8")
-    assert "tau_s = 20000.0" in text
-    recipe.write_text(text.replace("tau_s = 20000.0", "tau_s = 50000.0"), encoding="utf-8")
+    assert "tau_s = 100000.0" in text
+    recipe.write_text(text.replace("tau_s = 100000.0", "tau_s = 50000.0"), encoding="utf-8")
     assert main(["train", "--resume", str(run), "--epochs", "3", "--data-root",
                  str(nmnist_small), "--limit", "40", "--quiet"]) == 1
     err = capsys.readouterr().err
-    assert "was trained on preprocessing" in err and '"tau_s":20000.0' in err.replace(" ", "")
+    assert "was trained on preprocessing" in err and '"tau_s":100000.0' in err.replace(" ", "")
     assert '"tau_s":50000.0' in err.replace(" ", "")
     assert [r["epoch"] for r in RunDir(run).read_metrics()] == [1, 2]
 
