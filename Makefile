@@ -18,6 +18,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install torch==2.13.0 $(TORCH_PIP_ARGS)
 	# dev holds the test oracles (tonic, aedat); the runtime needs neither.
 	$(PY) -m pip install -e '.[dev,aedat]'
+	# SpikingJelly (test oracle of docs/migrating.md, benchmark competitor) without its declared
+	# dependencies: they name torchvision and torchaudio, whose resolve replaces the CPU torch
+	# with a CUDA build. Its activation_based neurons and layers need only loguru.
+	$(PY) -m pip install loguru
+	$(PY) -m pip install --no-deps spikingjelly==2.0.0
 	touch $@
 
 test: $(VENV)/.installed
@@ -41,11 +46,7 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(PY) -m ruff check eventcompress tests tools
 
-# SpikingJelly is a benchmark competitor only. Installed without its dependencies: they name
-# torchvision and torchaudio, whose resolve replaces the CPU torch with a CUDA build. Its
-# activation_based neurons and layers need none of them.
 bench: $(VENV)/.installed
-	$(PY) -m pip install --no-deps spikingjelly==2.0.0
 	$(PY) tools/bench/run_all.py
 
 # The suite a newcomer runs first: every benchmark, small inputs, < 2 min on 2 cores; rewrites the

@@ -45,7 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tools.bench.common import markdown_table, report_header  # noqa: E402
 
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+if __name__ == "__main__":  # a script run is single-threaded; an import changes nothing
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 from dataclasses import dataclass  # noqa: E402
 

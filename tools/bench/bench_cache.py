@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+if __name__ == "__main__":  # a script run is single-threaded; an import changes nothing
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 from eventcompress.cache import LocalExecutor, build, build_store, open_store  # noqa: E402
 from eventcompress.kernels import Pipeline, Resize, STCConfig  # noqa: E402

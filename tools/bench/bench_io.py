@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tools.bench.common import best_time, markdown_table, report_header, single_thread  # noqa: E402
 
-single_thread()
+if __name__ == "__main__":  # a script run is single-threaded; an import changes nothing
+    single_thread()
 
 from eventcompress.events import Events  # noqa: E402
 from eventcompress.io.aedat2 import read_aedat2, write_aedat2  # noqa: E402

@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+if __name__ == "__main__":  # a script run is single-threaded; an import changes nothing
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 from eventcompress.cache import build_store  # noqa: E402
 from eventcompress.cache.dask_executor import DaskExecutor  # noqa: E402
