@@ -39,8 +39,10 @@ def seconds_per_call(fn: Callable[[], Any], min_time: float) -> float:
 
 
 def single_thread() -> None:
-    """Pin Numba and BLAS to one thread (single-core figures)."""
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    """Pin Numba to one thread (single-core figures). Through the thread mask, not the
+    NUMBA_NUM_THREADS variable: Numba re-reads that variable at each compilation and refuses a
+    value other than the one its thread pool started with, so setting it in a process that
+    already ran a parallel kernel (a test calling ``run.main``) breaks every later compile."""
     try:
         import numba
 
