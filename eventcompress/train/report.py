@@ -69,6 +69,11 @@ def plot_curves(runs: Sequence[tuple[RunDir, dict[str, Any], list[dict[str, Any]
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.legend(fontsize="small")
+    return _save(plt, fig, path)
+
+
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    """Lay out, write and close one figure (both report plots end alike)."""
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -89,10 +94,7 @@ def plot_firing_rates(runs: Sequence[tuple[RunDir, dict[str, Any], list[dict[str
         ax.set_xlabel("epoch")
         ax.set_ylabel("firing rate (validation)")
         ax.legend(fontsize="x-small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _plots(runs: Sequence[tuple[RunDir, dict[str, Any], list[dict[str, Any]]]],
