@@ -52,7 +52,6 @@ bench: $(VENV)/.installed
 # The suite a newcomer runs first: every benchmark, small inputs, < 2 min on 2 cores; rewrites the
 # generated section of docs/benchmarks.md and docs/img/speedups.png.
 bench-quick: $(VENV)/.installed
-	$(PY) -m pip install --no-deps spikingjelly==2.0.0
 	$(PY) tools/bench/run.py --quick --plot
 
 clean-venv:
