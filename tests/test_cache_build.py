@@ -150,3 +150,54 @@ def test_mini_dvsgesture_aedat3_slices_share_files(tmp_path: Path, backend: str)
     assert np.array_equal(store.read(np.arange(6)), np.stack([expected[k] for k in order]))
     assert np.array_equal(store.labels, [samples[k].label for k in order])
     assert all(c > 0 for c in store.event_counts)
+
+
+WORKER_THREADS_SCRIPT = """
+import sys
+import numba
+from cache_helpers import make_gesture
+from eventcompress.cache import build, open_store
+from eventcompress.cache.executor import LocalExecutor
+from eventcompress.kernels import Pipeline, STCConfig
+from pathlib import Path
+
+numba.set_num_threads(1)  # launches the parent's pool, as an earlier kernel call would
+out = Path(sys.argv[1])
+root = make_gesture(out / "gesture")
+with LocalExecutor(jobs=2, threads_per_worker=2) as ex:
+    path = build("dvsgesture", root, "train", Pipeline(representation=STCConfig(steps=2)),
+                 out / "cache", progress=False, executor=ex, shard_samples=4)
+print(len(open_store(path)))
+"""
+
+
+def test_workers_asking_more_threads_than_the_forked_pool_has(tmp_path: Path) -> None:
+    """A CI host whose os.cpu_count() exceeds the process's CPUs asked forked workers for more
+    Numba threads than the inherited pool had; Numba then refused every kernel compile."""
+    import subprocess
+    import sys
+
+    # an empty Numba cache: the workers compile, and compiling is when Numba re-reads the variable
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+               PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1]),
+                                           str(Path(__file__).parent)]))
+    done = subprocess.run([sys.executable, "-c", WORKER_THREADS_SCRIPT, str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == "6"
+
+
+def test_usable_cpus_follows_the_affinity_mask() -> None:
+    import subprocess
+    import sys
+
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no affinity masks on this OS")
+    script = ("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]});"
+              "from eventcompress._cpus import usable_cpus;"
+              "from eventcompress.cache.executor import LocalExecutor;"
+              "print(usable_cpus(), LocalExecutor().jobs)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1])),
+                          timeout=120, check=True)
+    assert done.stdout.split() == ["1", "1"]

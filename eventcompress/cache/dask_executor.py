@@ -14,10 +14,10 @@ exception reaches the client as it is. ``distributed`` is imported only here, wh
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .._cpus import usable_cpus
 from ..errors import ConfigError, StoreError
 from .executor import TaskExecutor
 
@@ -54,7 +54,7 @@ class DaskExecutor(TaskExecutor):
     def __init__(self, jobs: int | None = None, *, scheduler: str | None = None,
                  threads_per_worker: int | None = None, client: Any = None) -> None:
         self.workers = 2 if jobs is None or jobs <= 0 else int(jobs)
-        self.threads = threads_per_worker or max(1, (os.cpu_count() or 1) // self.workers)
+        self.threads = threads_per_worker or max(1, usable_cpus() // self.workers)
         self.scheduler = scheduler
         self.client = client
         self._owned: list[Any] = []  # what close() shuts down (not a client passed in)

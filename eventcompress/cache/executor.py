@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from .._cpus import cap_numba_threads, usable_cpus
 from ..errors import StoreError
 
 
@@ -51,13 +52,7 @@ class TaskExecutor(ABC):
 def _init_worker(threads: int) -> None:
     """Cap the worker's Numba threads; Blosc compresses in the calling thread (its own
     thread pool only adds hand-offs on chunks of a few kB, with every core busy already)."""
-    os.environ["NUMBA_NUM_THREADS"] = str(threads)
-    try:
-        import numba
-
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    except (ImportError, ValueError):
-        pass
+    cap_numba_threads(threads)
     try:
         import numcodecs.blosc
 
@@ -70,7 +65,7 @@ class LocalExecutor(TaskExecutor):
     """This machine: in-process for ``jobs=1``, else ``jobs`` worker processes."""
 
     def __init__(self, jobs: int | None = None, threads_per_worker: int | None = None) -> None:
-        cores = os.cpu_count() or 1
+        cores = usable_cpus()
         self.jobs = cores if jobs is None or jobs <= 0 else int(jobs)
         self.threads = threads_per_worker or max(1, cores // self.jobs)
         self._pool: ProcessPoolExecutor | None = None

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import (
@@ -34,6 +33,7 @@ from typing import Literal
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._cpus import usable_cpus
 from ..events import Events
 from .packed import PackBuffers, PackedEvents
 from .pipeline import Pipeline
@@ -54,7 +54,7 @@ def _resolve_jobs(n_jobs: int) -> int:
     if n_jobs == 0 or not isinstance(n_jobs, int):
         raise ValueError(f"n_jobs must be a positive int or -1 (all cores), got {n_jobs!r}")
     if n_jobs < 0:
-        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+        return max(1, usable_cpus() + 1 + n_jobs)
     return n_jobs
 
 
