@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from .config import FrozenConfig
 from .errors import ConfigError
 from .kernels import Pipeline
+from .recipe_augment import AugmentationSpec, augmentation_from_table
 from .recipe_pipeline import (
     REPRESENTATION_ALIASES,
     config_error_at,
@@ -149,6 +150,7 @@ class TrainingSpec(FrozenConfig):
                                         expect="a positive integer")
     num_workers: int = _spec(0, kind=int, check=lambda v: v >= 0, expect=">= 0")
     test_every_epoch: bool = _spec(True, kind=bool)
+    final_test: bool = _spec(True, kind=bool)
     amp: bool = _spec(True, kind=bool)
     compile: bool = _spec(False, kind=bool)
     deterministic: bool = _spec(False, kind=bool)
@@ -182,10 +184,17 @@ class Recipe(FrozenConfig):
     training: TrainingSpec
     schedule: ScheduleSpec = field(default_factory=lambda: ScheduleSpec())
     reference: ReferenceSpec = field(default_factory=lambda: ReferenceSpec())
+    augmentation: AugmentationSpec = field(default_factory=lambda: AugmentationSpec())
 
     # 2: ``preprocessing`` is a Pipeline (event steps and representation, the frozen configs'
     # fields) instead of a PreprocessingSpec with its own keys (size, downsample, "std", ...).
     schema_version: ClassVar[int] = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        if not self.augmentation:  # a recipe without augmentation keeps its identity
+            del body["augmentation"]
+        return body
 
     @property
     def pipeline(self) -> Pipeline:
@@ -222,6 +231,7 @@ _SECTIONS: dict[str, type | None] = {
     "schedule": ScheduleSpec,
     "training": TrainingSpec,
     "reference": ReferenceSpec,
+    "augmentation": None,
 }
 _REQUIRED_SECTIONS = ("preprocessing", "model", "optimizer", "training")
 
@@ -329,6 +339,19 @@ def _check_shapes(recipe: Recipe, network: Any, source: Any) -> None:
             key="preprocessing.steps")
 
 
+def _check_augmentation_shape(recipe: Recipe, source: Any) -> None:
+    """The augmented sample must keep the network's input shape (a RandomCrop without the
+    padding that restores the size would not)."""
+    import torch
+
+    shape = tuple(recipe.sample_shape)
+    out = recipe.augmentation.build(0)(torch.zeros(shape), index=0, epoch=0)
+    if tuple(out.shape) != shape:
+        raise ConfigError(f"the steps turn a {shape} sample into {tuple(out.shape)}; the "
+                          "network needs the preprocessed shape (e.g. RandomCrop's size with "
+                          "padding)", source=source, key="augmentation.steps")
+
+
 def _cross_check(recipe: Recipe, network: Any, source: Any) -> None:
     _check_shapes(recipe, network, source)
     readout = getattr(network, "readout", None)
@@ -340,6 +363,12 @@ def _cross_check(recipe: Recipe, network: Any, source: Any) -> None:
     if recipe.training.loss == "tet" and readout not in (None, "membrane"):
         raise ConfigError(f"loss 'tet' (per-step cross-entropy) needs the membrane readout (the "
                           f"model's readout is {readout!r})", source=source, key="training.loss")
+    if not recipe.training.final_test and recipe.training.test_every_epoch:
+        raise ConfigError("final_test = false never reads the test split; set "
+                          "training.test_every_epoch = false too", source=source,
+                          key="training.final_test")
+    if recipe.augmentation:
+        _check_augmentation_shape(recipe, source)
     opt = recipe.optimizer
     if opt.momentum and opt.name != "sgd":
         raise ConfigError(f"momentum is only used by sgd (optimizer is {opt.name!r}; adam "
@@ -376,6 +405,8 @@ def loads(text: str, *, name: str = "<string>", source: Any = None) -> Recipe:
     parts = {s: _build_section(cls, data[s], s, source) for s, cls in _SECTIONS.items()
              if s in data and cls is not None}
     parts["preprocessing"] = pipeline_from_table(data["preprocessing"], source)
+    if "augmentation" in data:
+        parts["augmentation"] = augmentation_from_table(data["augmentation"], source)
     try:
         recipe = Recipe(name=name, **parts)
     except TypeError as exc:  # pragma: no cover - guarded by the checks above

@@ -87,8 +87,10 @@ def format_summary(s: dict) -> str:
     best_over = s["best_test_acc_over_epochs"]
     lines = [
         f"run directory              {s['run_dir']}",
-        f"validation-selected test   {100 * s['val_selected_test_acc']:.2f} %  (epoch "
-        f"{s['best_epoch']}, val acc {100 * s['best_val_acc']:.2f} %, val loss "
+        "validation-selected test   " + (f"{100 * s['val_selected_test_acc']:.2f} %"
+                                         if s["val_selected_test_acc"] is not None else
+                                         "not computed (training.final_test = false)")
+        + f"  (epoch {s['best_epoch']}, val acc {100 * s['best_val_acc']:.2f} %, val loss "
         f"{s['best_val_loss']:.4f})",
         "best test over epochs      " + (f"{100 * best_over:.2f} %  (for comparison with papers "
                                          "only; not used for selection)"

@@ -80,8 +80,9 @@ def train(recipe: str | os.PathLike[str] | None, data_root: str | os.PathLike[st
         if ctx.main:
             run.path.mkdir(parents=True, exist_ok=True)
             run.recipe.write_text(f"# name = {parsed.name}\n" + toml_text, encoding="utf-8")
+    splits = ("train", "val", "test") if parsed.training.final_test else ("train", "val")
     train_set, val_set, test_set, info = prepare_data(parsed, data_root, cache_dir,
-                                                      limit=limit, quiet=quiet)
+                                                      limit=limit, quiet=quiet, splits=splits)
     data_info = {**info.to_dict(), "limit": limit}
     trainer = Trainer(parsed, toml_text, (train_set, val_set, test_set), run, device=device,
                       quiet=quiet, data_info=data_info, on_step=on_step)

@@ -124,6 +124,7 @@ class Trainer:
         if tr.compile:
             self.forward = torch.compile(self.forward)
         self.optimizer = build_optimizer(self.model, recipe.optimizer)
+        self.augment = recipe.augmentation.build(tr.seed)
         self.sampler = RankBatchSampler(
             self.train_set, lambda epoch: epoch_batches(len(self.train_set), tr.batch_size,
                                                         tr.seed, epoch), self.dist)
@@ -204,7 +205,8 @@ class Trainer:
         n_batches = len(self.sampler)
         self.sampler.start = self.step
         batches = self.sampler.global_batches()
-        loader = make_loader(self.train_set, list(self.sampler), tr.num_workers)
+        mine = list(self.sampler)
+        loader = make_loader(self.train_set, mine, tr.num_workers)
         p = self.partial
         per_step = PerStepReadout(self.model) if tr.loss == "tet" else None
         self.model.train()
@@ -213,6 +215,8 @@ class Trainer:
         try:
             mark = time.perf_counter()
             for k, (x, y) in enumerate(loader):
+                if self.augment is not None:
+                    x = self._augmented(x, mine[k])
                 p["data_seconds"] += time.perf_counter() - mark
                 scale = loss_scale(self.dist, len(y), len(batches[k]))
                 loss, correct = self._update(x, y, per_step, scale)
@@ -247,6 +251,11 @@ class Trainer:
         self.step = 0
         self.epoch += 1
         return row
+
+    def _augmented(self, x: torch.Tensor, indices: list[int]) -> torch.Tensor:
+        """Each sample of the batch augmented by (training seed, epoch, its index)."""
+        return torch.stack([self.augment(x[j], index=int(i), epoch=self.epoch)
+                            for j, i in enumerate(indices)])
 
     def _stop_requested(self, stop: StopOnSigint) -> bool:
         """Ctrl-C on any rank stops every rank at the same batch (else the others would wait
@@ -345,7 +354,7 @@ class Trainer:
         val = self._evaluate(self.val_set, activity=True)
         row.update(val_loss=val["loss"], val_acc=val["acc"],
                    firing_rates=firing_rates(val["activity"]))
-        if self.recipe.training.test_every_epoch:
+        if self.recipe.training.test_every_epoch and self.test_set is not None:
             test = self._evaluate(self.test_set, activity=False)
             row.update(test_acc_for_reporting=test["acc"])
             if self.best_test_over_epochs is None or test["acc"] > self.best_test_over_epochs:
@@ -367,10 +376,14 @@ class Trainer:
         self.dist.barrier()  # rank 0 has written best.pt
         best = load_checkpoint(self.run.best)
         load_model_state(self.model, best, network=self.network, source=self.run.best)
-        test = self._evaluate(self.test_set, activity=True)
+        # training.final_test = false (screening): the test split is never read; the activity
+        # figures are then those of the validation split
+        scored = self.test_set if self.test_set is not None else self.val_set
+        test = self._evaluate(scored, activity=True)
         act = activity_summary(test["activity"])
+        tested = self.test_set is not None
         return {
-            "val_selected_test_acc": test["acc"],
+            "val_selected_test_acc": test["acc"] if tested else None,
             "best_val_acc": self.best["val_acc"],
             "best_epoch": self.best["epoch"],
             "best_test_acc_over_epochs": self.best_test_over_epochs,
@@ -382,7 +395,9 @@ class Trainer:
             "train_seconds": self.train_seconds,
             "selection": "highest validation accuracy; ties: lower validation loss, then the "
                          "earlier epoch",
-            "best_val_loss": self.best["val_loss"], "test_loss": test["loss"],
+            "best_val_loss": self.best["val_loss"],
+            "test_loss": test["loss"] if tested else None,
+            "activity_split": "test" if tested else "val",
             "spikes_per_sample": act["spikes_per_sample"], "energy_ratio": act["energy_ratio"],
             "recipe": self.recipe.name, "network": self.network,
             "seed": self.recipe.training.seed, "epochs": self.epoch, "device": str(self.device),
