@@ -178,3 +178,30 @@ def test_eval_of_a_broken_checkpoint(tmp_path, capsys):
     (tmp_path / "x.pt").write_bytes(b"\0" * 10)
     assert main(["eval", str(tmp_path / "x.pt"), "--data-root", str(tmp_path)]) == 1
     assert "x.pt: not a readable checkpoint" in capsys.readouterr().err
+
+
+def test_changed_source_files_are_refused_until_rebuilt(nmnist_small, tmp_path, capsys):
+    """A store whose recordings were copied again (new mtimes) is never served; train names
+    the changed files and how to replace the store, and --rebuild-cache does."""
+    import os
+    import shutil
+
+    root = tmp_path / "NMNIST-small"
+    shutil.copytree(nmnist_small, root)
+    args = ["train", "nmnist-stc-scb-mtlif", "--data-root", str(root), "--cache-dir",
+            str(tmp_path / "cache"), "--epochs", "1", "--limit", "20", "--quiet", "--threads",
+            "1", *_sets()]
+    threads = torch.get_num_threads()
+    try:
+        assert main([*args, "--out", str(tmp_path / "a")]) == 0
+        touched = root / "Train" / "3" / sorted(os.listdir(root / "Train" / "3"))[0]
+        os.utime(touched, ns=(1, 1))
+        capsys.readouterr()
+        assert main([*args, "--out", str(tmp_path / "b")]) == 1
+        err = capsys.readouterr().err
+        assert f"Train/3/{touched.name} changed" in err and "--rebuild-cache" in err
+        assert "eventcompress cache rm" in err
+        assert main([*args, "--out", str(tmp_path / "c"), "--rebuild-cache"]) == 0
+        assert main([*args, "--out", str(tmp_path / "d")]) == 0  # the rebuilt store is fresh
+    finally:
+        torch.set_num_threads(threads)

@@ -256,7 +256,9 @@ class Store:
         diff = stored.differences(now)
         if diff:
             raise StoreError(self.path, "the source changed since this store was built:\n  "
-                             + "\n  ".join(diff) + "\nrebuild it (--rebuild) or open it with "
+                             + "\n  ".join(diff) + "\nrebuild it (rebuild=True: eventcompress cache "
+                             "build --rebuild, eventcompress train --rebuild-cache), remove it "
+                             f"(eventcompress cache rm {self.path}), or open it with "
                              "check_source=False")
 
     # -- data ---------------------------------------------------------------------------

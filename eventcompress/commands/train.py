@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, metavar="N",
                         help="smoke runs only: at most N samples per split (a balanced subset; "
                              "the test figure is then not the official one)")
+    parser.add_argument("--rebuild-cache", action="store_true",
+                        help="build the recipe's cache stores anew, replacing existing ones "
+                             "(e.g. after the dataset's files were copied again)")
     parser.add_argument("--nproc", type=int, metavar="N",
                         help="train with N processes on this machine (torchrun + DDP over "
                              "loopback; docs/scale-out.md); the batch size stays global")
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = train(args.recipe, args.data_root, cache_dir=args.cache_dir, out=args.out,
                         epochs=args.epochs, device=args.device, seed=args.seed, sets=args.sets,
-                        resume=args.resume, quiet=args.quiet, limit=args.limit)
+                        resume=args.resume, quiet=args.quiet, limit=args.limit,
+                        rebuild_cache=args.rebuild_cache)
     except TrainingInterrupted as exc:
         print(f"eventcompress train: {exc}", file=sys.stderr)
         return 130

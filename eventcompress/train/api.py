@@ -41,7 +41,7 @@ def train(recipe: str | os.PathLike[str] | None, data_root: str | os.PathLike[st
           out: str | os.PathLike[str] | None = None, epochs: int | None = None,
           device: str = "auto", seed: int | None = None, sets: Sequence[str] = (),
           resume: str | os.PathLike[str] | None = None, quiet: bool = False,
-          limit: int | None = None,
+          limit: int | None = None, rebuild_cache: bool = False,
           on_step: Callable[[Trainer, int, int], None] | None = None) -> dict[str, Any]:
     """Train a recipe end to end and return the summary (also in ``RUN_DIR/summary.json``).
 
@@ -51,6 +51,10 @@ def train(recipe: str | os.PathLike[str] | None, data_root: str | os.PathLike[st
     # fail before any data is prepared; under torchrun, join the process group: only rank 0
     # writes the run directory (every rank checks it first, so that all refuse together)
     ctx = Distributed.from_env(resolve_device(device))
+    if rebuild_cache and ctx.active:
+        raise ConfigError("--rebuild-cache with several processes would have each rebuild the "
+                          "stores the others read; run eventcompress cache build --rebuild (or "
+                          "train once with one process) first", key="--rebuild-cache")
     if resume is not None:
         run = RunDir(resume)
         if not run.last.is_file():
@@ -82,7 +86,8 @@ def train(recipe: str | os.PathLike[str] | None, data_root: str | os.PathLike[st
             run.recipe.write_text(f"# name = {parsed.name}\n" + toml_text, encoding="utf-8")
     splits = ("train", "val", "test") if parsed.training.final_test else ("train", "val")
     train_set, val_set, test_set, info = prepare_data(parsed, data_root, cache_dir,
-                                                      limit=limit, quiet=quiet, splits=splits)
+                                                      limit=limit, quiet=quiet, splits=splits,
+                                                      rebuild_cache=rebuild_cache)
     data_info = {**info.to_dict(), "limit": limit}
     trainer = Trainer(parsed, toml_text, (train_set, val_set, test_set), run, device=device,
                       quiet=quiet, data_info=data_info, on_step=on_step)

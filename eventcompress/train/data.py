@@ -128,12 +128,13 @@ def balanced_head(labels: np.ndarray, limit: int) -> np.ndarray:
 
 
 def _cached_split(recipe: Any, root: Path, split: str, cache_dir: Path, limit: int | None,
-                  quiet: bool) -> Any:
-    """The CachedDataset of ``split`` (the store built on first use), or a balanced subset."""
+                  quiet: bool, rebuild: bool = False) -> Any:
+    """The CachedDataset of ``split`` (the store built on first use, or anew with ``rebuild``),
+    or a balanced subset."""
     from ..data import load
 
     dataset = load(recipe.dataset, root, split, recipe, cache_dir,
-                   build_kwargs={"progress": not quiet})
+                   build_kwargs={"progress": not quiet, "rebuild": rebuild})
     if dataset.pipeline.sha256() != recipe.pipeline.sha256():
         # the store key contains the pipeline's hash, so this only guards against a store
         # whose files were swapped under its name: never train on another preprocessing
@@ -163,7 +164,7 @@ def prepare_data(recipe: Any, data_root: str | os.PathLike[str],
                  cache_dir: str | os.PathLike[str] | None = None, *,
                  limit: int | None = None, quiet: bool = True,
                  splits: tuple[str, ...] = ("train", "val", "test"),
-                 ) -> tuple[Any, Any, Any, DataInfo]:
+                 rebuild_cache: bool = False) -> tuple[Any, Any, Any, DataInfo]:
     """``(train, val, test, info)`` for ``recipe`` on the dataset under ``data_root``.
 
     Each official split is read from its cache store in ``cache_dir`` (default: the data
@@ -172,6 +173,8 @@ def prepare_data(recipe: Any, data_root: str | os.PathLike[str],
     split (``eventcompress.data.train_val_split`` seeded with ``training.split_seed``); the test
     split is the official one, untouched. ``limit`` caps each official split at a balanced
     subset before the split (tests, smoke runs). Sets not named in ``splits`` are None.
+    ``rebuild_cache`` builds the splits' stores anew, replacing existing or stale ones (a store
+    whose source files changed is otherwise refused, naming the files).
     """
     from ..data import default_cache_dir
 
@@ -181,12 +184,14 @@ def prepare_data(recipe: Any, data_root: str | os.PathLike[str],
     out: dict[str, Any] = {}
     stores: dict[str, str] = {}
     if "train" in splits or "val" in splits:
-        full = _cached_split(recipe, root, "train", folder, limit, quiet)
+        full = _cached_split(recipe, root, "train", folder, limit, quiet,
+                             rebuild_cache)
         out["train"], out["val"] = _split_off_validation(full, recipe.training.val_fraction,
                                                          recipe.training.split_seed)
         stores["train"] = str(getattr(full, "dataset", full).path)
     if "test" in splits:
-        out["test"] = _cached_split(recipe, root, "test", folder, limit, quiet)
+        out["test"] = _cached_split(recipe, root, "test", folder, limit, quiet,
+                                     rebuild_cache)
         stores["test"] = str(getattr(out["test"], "dataset", out["test"]).path)
     first = next(iter(out.values()))
     info = DataInfo(dataset=recipe.dataset, data_root=str(root),
