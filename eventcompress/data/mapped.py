@@ -28,7 +28,7 @@ from ..cache.shards import ShardIO, fast_path
 from ..errors import StoreError
 from ._blosc import HEADER_BYTES, direct_decompress
 
-__all__ = ["MappedRows"]
+__all__ = ["MappedRows", "StagingBatch", "convert_rows"]
 
 _ABSENT = np.uint64(2**64 - 1)
 #: torch splits an element-wise op over its intra-op threads from this many elements on
@@ -71,6 +71,23 @@ def convert_rows(src: torch.Tensor, out: torch.Tensor) -> None:
         flat_out[lo:lo + step].copy_(flat_src[lo:lo + step])
 
 
+class StagingBatch:
+    """A reused ``[n, *shape]`` buffer of ``dtype`` (grown on demand) that rows are gathered
+    into before one conversion; a pickled copy starts empty (each worker has its own)."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self._buffer: np.ndarray | None = None
+
+    def get(self, n: int) -> np.ndarray:
+        if self._buffer is None or len(self._buffer) < n:
+            self._buffer = np.empty((n, *self.shape), self.dtype)
+        return self._buffer[:n]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_buffer": None}
+
+
 class MappedRows:
     """The first ``n_rows`` rows of the sharded array at ``array_dir``; :meth:`open` returns
     None for any array this reader does not handle (a codec other than Blosc, chunks of more
@@ -102,7 +119,7 @@ class MappedRows:
         self.lengths = lengths
         self.compressed = array.compressor is not None
         self.shard_rows = per
-        self._stage: np.ndarray | None = None
+        self._stage = StagingBatch(self.shape, self.dtype)
         self._maps: list[mmap.mmap | None] | None = None
         self._views: list[np.ndarray | None] = []
         self._bases = np.zeros(0, np.int64)
@@ -151,11 +168,6 @@ class MappedRows:
                 raise StoreError(self.array.shard_path(shard),
                                  f"a chunk ends at byte {int(ends.max())}, past the data of "
                                  f"this {len(mm)}-byte shard (a truncated shard file)")
-
-    def _staging(self, n: int) -> np.ndarray:
-        if self._stage is None or len(self._stage) < n:
-            self._stage = np.empty((n, *self.shape), self.dtype)
-        return self._stage[:n]
 
     def gather(self, indices: np.ndarray, dest: np.ndarray) -> None:
         """``dest[k]`` = stored sample ``indices[k]`` in the stored dtype (``dest`` C-contiguous); zeros
@@ -207,10 +219,10 @@ class MappedRows:
         if target.dtype == self.torch_dtype and target.is_contiguous():
             self.gather(indices, target.numpy())
             return
-        stage = self._staging(n)
+        stage = self._stage.get(n)
         self.gather(indices, stage)
         convert_rows(torch.from_numpy(stage), target)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_maps": None, "_views": [], "_pid": -1, "_stage": None,
+        return {**self.__dict__, "_maps": None, "_views": [], "_pid": -1,
                 "_bases": np.zeros(0, np.int64)}
