@@ -16,6 +16,11 @@ random order with batch 128 through
 It also reports the resident and proportional set sizes of 2 workers over an in-memory store,
 and samples/s and MB/s for CIFAR10-DVS- and DVS-Gesture-shaped stores against this machine's
 memcpy bandwidth. Run: ``python tools/bench/bench_data.py [--samples N] [--out DIR]``.
+
+``--rounds N`` measures only the ring loader with 2 workers over the lazy default store, the
+lazy uncompressed store and the store in memory, one epoch each per round, taking turns, with
+the CPU time of the main process and the workers: on a shared machine the load moves by the
+minute, and samples per CPU second shows what the loader costs apart from what it is given.
 """
 
 from __future__ import annotations
