@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eventcompress import Events
 from eventcompress.cache import build_from, open_store
@@ -79,6 +81,33 @@ def test_rows_of_zarr_written_arrays_bit_exact(tmp_path, name, compressors, monk
         again = torch.empty((len(idx), *SHAPE))
         fallback.read_into(idx, again)
         assert torch.equal(again, as_f32[:len(idx)])
+
+
+@pytest.fixture(scope="module")
+def default_and_raw(tmp_path_factory):
+    """The same 23 sparse samples (one absent) as the default codec writes them and raw."""
+    from zarr.codecs import BloscCodec
+
+    values = sparse_values(23, seed=5)
+    out = tmp_path_factory.mktemp("mapped")
+    blosc = BloscCodec(cname="lz4", clevel=5, shuffle="noshuffle")
+    return values, [MappedRows.open(zarr_array(out / f"{name}.zarr", values, codec), 23)
+                    for name, codec in (("blosc", blosc), ("raw", None))]
+
+
+@given(st.lists(st.integers(0, 22), max_size=40), st.integers(0, 5),
+       st.sampled_from([torch.float32, torch.float16, torch.float64]))
+def test_any_batch_equals_the_values(default_and_raw, indices, spare, dtype):
+    """Any batch (repeats, the absent sample, empty), into a slot with spare rows, in any
+    output dtype, is the stored values exactly, and the spare rows are left alone."""
+    values, readers = default_and_raw
+    idx = np.asarray(indices, np.int64)
+    expected = torch.from_numpy(values[idx]).to(dtype)
+    for rows in readers:
+        out = torch.full((len(idx) + spare, *SHAPE), 7.0, dtype=dtype)
+        rows.read_into(idx, out)
+        assert torch.equal(out[:len(idx)], expected)
+        assert (out[len(idx):] == 7).all()
 
 
 def test_direct_decompress_is_available_here():
