@@ -19,7 +19,7 @@ import mmap
 import os
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -139,9 +139,8 @@ class MappedRows:
             for shard in range(-(-len(self.offsets) // self.shard_rows)):
                 try:
                     with open(self.array.shard_path(shard), "rb") as fh:
-                        # ACCESS_COPY: writable views for torch, yet nothing is ever written,
-                        # so every page stays the shared page-cache page
-                        maps.append(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY))
+                        # read-only: every page stays the shared page-cache page
+                        maps.append(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
                 except FileNotFoundError:
                     maps.append(None)
             self._check_bounds(maps)
@@ -170,8 +169,8 @@ class MappedRows:
                                  f"this {len(mm)}-byte shard (a truncated shard file)")
 
     def gather(self, indices: np.ndarray, dest: np.ndarray) -> None:
-        """``dest[k]`` = stored sample ``indices[k]`` in the stored dtype (``dest`` C-contiguous); zeros
-        for a chunk that was never written."""
+        """``dest[k]`` = stored sample ``indices[k]`` in the stored dtype (``dest``
+        C-contiguous); zeros for a chunk that was never written."""
         maps = self._mapped()
         idx = np.asarray(indices, np.int64)
         shards = idx // self.shard_rows
@@ -205,7 +204,7 @@ class MappedRows:
             elif decompress(src, dest0 + k * rb, rb, 1) != rb:
                 self._corrupt(shard, int(idx[k]), at, "does not decompress")
 
-    def _corrupt(self, shard: int, sample: int, at: int, what: str) -> None:
+    def _corrupt(self, shard: int, sample: int, at: int, what: str) -> NoReturn:
         raise StoreError(self.array.shard_path(shard),
                          f"sample {sample}: the chunk at byte {at} {what} (a corrupt shard "
                          "file; rebuild the store)")
