@@ -119,7 +119,8 @@ def test_direct_decompress_is_available_here():
 
 def test_default_store_round_trips_through_workers(tmp_path):
     """A store of the default codec, read lazily in the main process and by two forked
-    workers through the shared-memory ring, equals Store.read bit for bit."""
+    workers through the shared-memory ring, and loaded into memory (through the mapped
+    reader), equals Store.read bit for bit."""
     rng = np.random.default_rng(3)
     pipe = Pipeline(representation=STCConfig(steps=4, tau_s=50_000.0))
 
@@ -138,6 +139,12 @@ def test_default_store_round_trips_through_workers(tmp_path):
     assert ds._mapped is not None and ds._mapped.compressed
     assert torch.equal(ds.__getitems__(list(range(199, -1, -1))).x, ref.flip(0).float())
     assert torch.equal(CachedDataset(path, in_memory=False, dtype=None)[7][0], ref[7])
+    idx = [5, 199, 5, 0, 42]
+    for dtype in (None, torch.float32):  # in memory: np.take into the output, or the staging
+        mem = CachedDataset(path, in_memory=True, dtype=dtype)
+        got = mem.__getitems__(idx).x
+        assert got.dtype == (dtype or torch.float16)
+        assert torch.equal(got, ref[idx].to(got.dtype))
     loader = ds.loader(batch_size=64, num_workers=2,
                        multiprocessing_context=multiprocessing.get_context("fork"))
     assert torch.equal(torch.cat([x for x, _ in loader]), ref.float())
