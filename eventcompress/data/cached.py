@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from ..errors import StoreError
 from .collate import SampleBatch
 from .events import apply_transform, events_tensor
+from .mapped import MappedRows, StagingBatch, convert_rows
 
 __all__ = ["CachedDataset", "memory_available"]
 
@@ -96,12 +97,11 @@ class CachedDataset(Dataset):
         self._memory: torch.Tensor | None = None
         self._memory_np: np.ndarray | None = None
         self._mapped: Any = None
+        self._stage = StagingBatch(self.sample_shape or (), store.dtype)
         if in_memory is True or (in_memory == "auto" and self.kind != "events"
                                  and self.nbytes <= memory_fraction * memory_available()):
             self._load_into_memory()
         elif not self.ragged and store.backend == "zarr":
-            from .mapped import MappedRows
-
             self._mapped = MappedRows.open(self.path / "data", len(self))
 
     @staticmethod
@@ -136,9 +136,16 @@ class CachedDataset(Dataset):
         memory.share_memory_()  # before filling: one shared copy, never a private one
         target = memory.numpy()
         if not self.ragged:
+            # a zarr store's rows straight out of its shard files (a third less CPU time than
+            # Store.read for 70,000 N-MNIST samples; docs/benchmarks.md)
+            mapped = MappedRows.open(self.path / "data", rows) \
+                if self.store.backend == "zarr" else None
             for lo in range(0, rows, _LOAD_ROWS):
                 hi = min(rows, lo + _LOAD_ROWS)
-                target[lo:hi] = self.store.read(np.arange(lo, hi))
+                if mapped is not None:
+                    mapped.gather(np.arange(lo, hi), target[lo:hi])
+                else:
+                    target[lo:hi] = self.store.read(np.arange(lo, hi))
         else:
             for i, part in enumerate(self.store.read_ragged(np.arange(len(self)))):
                 target[self._offsets[i]:self._offsets[i + 1]] = part
@@ -181,23 +188,27 @@ class CachedDataset(Dataset):
     def read_into(self, indices: Any, out: torch.Tensor) -> None:
         """``out[:len(indices)] = read(indices)`` converted to ``out.dtype``.
 
-        Row by row on purpose: one ``copy_`` of a whole batch is split over torch's intra-op
-        threads, and on a busy machine waiting for a descheduled thread made it 100 times
-        slower (11 ms instead of 0.1 ms for 128 N-MNIST samples, docs/data.md); a row is below
-        torch's parallel grain, so its copy stays in this thread. From memory each row is
-        converted straight out of the shared array, without a gathered copy first."""
+        The rows are gathered in the stored dtype (straight into ``out`` when it has that
+        dtype, else into a reused staging batch) and converted in one step by
+        :func:`~eventcompress.data.mapped.convert_rows`, which never lets torch split the copy
+        over its intra-op threads: on a busy machine waiting for a descheduled thread made a
+        batch conversion 100 times slower (docs/data.md). One conversion per batch instead of
+        one per row halves the cost of a batch from memory (docs/benchmarks.md)."""
         idx = self._checked(indices)
-        if self._memory is not None:
-            rows = self._memory
-            for k, i in enumerate(idx.tolist()):
-                out[k].copy_(rows[i])
+        target = out[:len(idx)]
+        if self._memory_np is None:
+            if self._mapped is not None:
+                self._mapped.read_into(idx, out)
+            else:
+                convert_rows(torch.from_numpy(self.store.read(idx)), target)
             return
-        if self._mapped is not None:
-            self._mapped.read_into(idx, out)
+        # mode="clip": the indices are checked already, and "raise" buffers the output
+        if target.dtype == self._memory.dtype and target.is_contiguous():
+            np.take(self._memory_np, idx, axis=0, out=target.numpy(), mode="clip")
             return
-        values = torch.from_numpy(self.store.read(idx))
-        for k in range(len(idx)):
-            out[k].copy_(values[k])
+        stage = self._stage.get(len(idx))
+        np.take(self._memory_np, idx, axis=0, out=stage, mode="clip")
+        convert_rows(torch.from_numpy(stage), target)
 
     @property
     def output_dtype(self) -> torch.dtype:

@@ -16,6 +16,11 @@ random order with batch 128 through
 It also reports the resident and proportional set sizes of 2 workers over an in-memory store,
 and samples/s and MB/s for CIFAR10-DVS- and DVS-Gesture-shaped stores against this machine's
 memcpy bandwidth. Run: ``python tools/bench/bench_data.py [--samples N] [--out DIR]``.
+
+``--rounds N`` measures only the ring loader with 2 workers over the lazy default store, the
+lazy uncompressed store and the store in memory, one epoch each per round, taking turns, with
+the CPU time of the main process and the workers: on a shared machine the load moves by the
+minute, and samples per CPU second shows what the loader costs apart from what it is given.
 """
 
 from __future__ import annotations
@@ -89,6 +94,56 @@ def best_epoch(make_loader: Any, repeats: int, limit: int | None = None) -> floa
     return max(epoch(loader, limit)[0] for _ in range(repeats))
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by the processes ``pids`` (/proc/<pid>/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def interleaved_rounds(datasets: dict[str, Any], rounds: int, workers: int = 2
+                       ) -> list[list[Any]]:
+    """One epoch of each dataset's ring loader (persistent workers) per round, the datasets
+    taking turns, so that a machine whose load changes by the minute affects them alike. The
+    CPU time of the main process and the workers is counted too: samples per CPU second of
+    the loader's processes together is the figure the machine's load disturbs least."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    loaders = {name: ds.loader(batch_size=BATCH, shuffle=True, num_workers=workers,
+                               persistent_workers=True, generator=gen)
+               for name, ds in datasets.items()}
+    for loader in loaders.values():
+        epoch(loader, 20 * BATCH)  # start the workers, map the files
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in datasets}
+    for r in range(rounds):
+        for name, loader in loaders.items():
+            it = iter(loader)
+            pids = [os.getpid(), *(w.pid for w in it._workers)]
+            before = cpu_seconds(pids)
+            n = 0
+            t = time.perf_counter()
+            for x, _ in it:
+                float(x[0, 0, 0, 0, 0])
+                n += len(x)
+            rate = n / (time.perf_counter() - t)
+            per_cpu = n / max(cpu_seconds(pids) - before, 1e-9)
+            runs[name].append((rate, per_cpu))
+            print(f"round {r + 1}: {name}: {n:,} samples, {rate:,.0f} samples/s, "
+                  f"{per_cpu:,.0f} per CPU second, load {os.getloadavg()[0]:.1f}", flush=True)
+    rows = []
+    for name, values in runs.items():
+        rates = sorted(v[0] for v in values)
+        per = sorted(v[1] for v in values)
+        rows.append([name, str(workers), f"{rates[0]:,.0f}–{rates[-1]:,.0f}",
+                     f"{rates[len(rates) // 2]:,.0f}", f"{per[0]:,.0f}–{per[-1]:,.0f}"])
+    return rows
+
+
 def memory_of(pids: list[int]) -> dict[str, float]:
     """Rss / Pss / private MB summed over ``pids`` (from /proc/<pid>/smaps_rollup)."""
     total = {"Rss": 0.0, "Pss": 0.0, "Private": 0.0}
@@ -154,6 +209,10 @@ def main() -> int:
                     help="samples of the CIFAR10-DVS- and DVS-Gesture-shaped stores")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "ec-bench-data")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="instead of the full report: this many interleaved rounds of one "
+                    "epoch each of the ring loader (2 workers) over the lazy default store, "
+                    "the lazy uncompressed store and the store in memory")
     args = ap.parse_args()
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
@@ -172,6 +231,18 @@ def main() -> int:
     t = time.perf_counter()
     mem = CachedDataset(path, in_memory=True)
     print(f"loaded into shared memory in {time.perf_counter() - t:.1f} s", flush=True)
+    if args.rounds:
+        load = os.getloadavg()
+        rows = interleaved_rounds({"lazy, default store (Blosc-LZ4)": lazy,
+                                   "lazy, uncompressed store": lazy_raw, "in memory": mem},
+                                  args.rounds)
+        print()
+        print(report_header(f"Data loading: interleaved epochs, batch {BATCH}"))
+        print(f"Load average at the start: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}; "
+              f"at the end: {os.getloadavg()[0]:.1f}.\n")
+        print(markdown_table(["ring loader", "workers", "samples/s (range)", "median",
+                              "samples per CPU second (range)"], rows))
+        return 0
     gen = torch.Generator().manual_seed(0)
     rows: list[list[Any]] = []
 
