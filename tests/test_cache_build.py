@@ -201,3 +201,24 @@ def test_usable_cpus_follows_the_affinity_mask() -> None:
                           env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1])),
                           timeout=120, check=True)
     assert done.stdout.split() == ["1", "1"]
+
+
+def test_a_store_written_otherwise_than_asked_is_not_served(tmp_path: Path) -> None:
+    """Codec and dtype are not in the key: asking for others than the finished store of the
+    key holds is an error, never the other store returned as if it were the one asked for."""
+    root = make_cifar(tmp_path / "cifar")
+    pipeline = Pipeline(steps=(Downsample(4),), representation=STCConfig(steps=3, tau_s=2e5))
+    kw = dict(progress=False, jobs=1)
+    path = build("cifar10dvs", root, "train", pipeline, tmp_path / "out", **kw)
+    assert open_store(path).attrs["codec"] == "blosc-lz4"
+    assert build("cifar10dvs", root, "train", pipeline, tmp_path / "out", codec="blosc-lz4",
+                 dtype="float16", **kw) == path
+    with pytest.raises(StoreError, match=r"codec 'blosc-lz4' \(asked for 'none'\).*rebuild"):
+        build("cifar10dvs", root, "train", pipeline, tmp_path / "out", codec="none", **kw)
+    with pytest.raises(StoreError, match=r"dtype 'float16' \(asked for 'float32'\)"):
+        build("cifar10dvs", root, "train", pipeline, tmp_path / "out", dtype="float32", **kw)
+    again = build("cifar10dvs", root, "train", pipeline, tmp_path / "out", codec="none",
+                  rebuild=True, **kw)
+    assert again == path and open_store(again).attrs["codec"] == "none"
+    samples, expected = expected_entries("cifar10dvs", root, "train", pipeline, np.float16)
+    assert np.array_equal(open_store(again).read(np.arange(len(samples))), np.stack(expected))

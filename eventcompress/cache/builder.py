@@ -161,6 +161,8 @@ def build_store(dataset: Any, root: str | os.PathLike[str], split: str, pipeline
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     final = out / store_name(name, split, key, backend)
+    # asked for explicitly: a finished store of the same key written otherwise is not reused
+    asked = {k: v for k, v in (("codec", codec), ("dtype", dtype)) if v is not None}
     codec = check_codec(backend, codec)
     store_layout = plan_layout(pipeline, layout_obj.sensor_size, len(samples), dtype,
                                shard_samples, shard_rows)
@@ -173,7 +175,8 @@ def build_store(dataset: Any, root: str | os.PathLike[str], split: str, pipeline
     report = _build_locked(final, samples, pipeline, store_layout, attrs, listing,
                            backend=backend, codec=codec, jobs=jobs, rebuild=rebuild,
                            progress=progress, executor=executor, wait=wait, on_wait=on_wait,
-                           stale_check=(name, split, pipeline.sha256(), fingerprint))
+                           stale_check=(name, split, pipeline.sha256(), fingerprint),
+                           asked={k: attrs[k] for k in asked})
     report.seconds["setup"] = setup_s
     if report.errors and not allow_errors:
         raise SampleErrors(report.path, report.errors)
@@ -205,12 +208,14 @@ def _build_locked(final: Path, items: list[Any], pipeline: Any, layout: StoreLay
                   attrs: dict[str, Any], listing: SourceListing, *, backend: Backend,
                   codec: str, jobs: int | None, rebuild: bool, progress: bool,
                   executor: str | TaskExecutor, wait: bool, on_wait: Any = None,
-                  stale_check: tuple[str, str, str, str] | None = None) -> BuildReport:
+                  stale_check: tuple[str, str, str, str] | None = None,
+                  asked: dict[str, Any] | None = None) -> BuildReport:
     partial = final.with_name(final.name + ".partial")
     say = on_wait or (lambda msg: print(f"{final.name}: {msg}", file=sys.stderr))
     with build_lock(final.with_name(final.name + ".lock"), wait=wait, on_wait=say):
         if final.exists():
             if not rebuild:
+                _check_asked(final, asked or {})
                 return _reused(final)
             remove_store(final)
             if partial.exists():
@@ -226,6 +231,20 @@ def _build_locked(final: Path, items: list[Any], pipeline: Any, layout: StoreLay
         report.seconds["finalize"] = time.perf_counter() - t
         report.path = final
         return report
+
+
+def _check_asked(final: Path, asked: dict[str, Any]) -> None:
+    """The codec and dtype are not part of the key (the same samples, stored otherwise): a
+    finished store of the key written with another one than asked for is refused, not served."""
+    from .store import read_store_attrs
+
+    attrs = read_store_attrs(final)
+    differ = [f"{k} {attrs.get(k)!r} (asked for {v!r})" for k, v in asked.items()
+              if attrs.get(k) != v]
+    if differ:
+        raise StoreError(final, f"this store of the same samples and pipeline holds "
+                         f"{', '.join(differ)}; rebuild=True (--rebuild) replaces it, or build "
+                         "into another folder")
 
 
 def _reused(final: Path) -> BuildReport:
