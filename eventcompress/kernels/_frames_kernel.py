@@ -1,7 +1,7 @@
 """Frames kernels: the frames of every sample of a packed batch in GIL-free Numba calls.
 
 ``slices_batch`` takes a :class:`FramePlan` (derived once per ``FrameConfig``, see
-``frames.frame_plan``) saying how each sample's slices are found:
+``_frames_plan.frame_plan``) saying how each sample's slices are found:
 
 * ``GRID`` (fixed edges, ``n_time_bins`` without overlap): T equal time bins of the sample's own
   ``[t0, t1)`` (or ``start_time`` / ``end_time``), computed here in unsigned arithmetic so that
@@ -19,15 +19,15 @@ The edges of ``TIMES`` and ``INDICES`` are computed on the host by the functions
 module, exact rational arithmetic for the fixed grid and tonic 1.7's own NumPy operations for
 ``edges="tonic"``: once per configuration where they do not depend on the recording
 (``time_window`` or an overlapping grid on a given ``[start_time, end_time)``), else once per
-sample (``frames._host_edges``). Counting is the same for every kind: the exact count, saturated at the
-output dtype's limits.
+sample (``_frames_plan.host_edges``). Counting is the same for every kind: the exact count,
+saturated at the output dtype's limits.
 
 Per batch: ``slices_batch`` lays every sample's slices and gives it a status code, one
 ``_binning.accumulate_ranges`` call counts all of them, ``count_wide`` recounts the samples
 whose slices may pass what the dtype holds exactly, ``count_windows`` counts an unsorted
 stream's time windows. A sample the kernels cannot finish (unsorted where the slicing needs
-sorted timestamps, an error to report) is left to the caller in ``frames.py``, which recomputes
-it with host edges or raises the matching exception.
+sorted timestamps, an error to report) is left to the caller in ``_frames_plan.py``, which
+recomputes it with host edges or raises the matching exception.
 """
 
 from __future__ import annotations
