@@ -169,8 +169,8 @@ class FrameConfig(Representation):
         if not isinstance(events, Events):
             raise TypeError(f"frames takes an Events, got {type(events).__name__}")
         if self.batchable:
-            out = np.zeros((1, *self.output_shape(events.sensor_size)), self.output_dtype)
-            fill(self, PackedEvents.single(events), out, events.metadata, zeroed=True)
+            out = np.empty((1, *self.output_shape(events.sensor_size)), self.output_dtype)
+            fill(self, PackedEvents.single(events), out, events.metadata)
             return out[0]
         return single(self, events)
 
