@@ -336,7 +336,8 @@ def unsorted_samples(t, offsets):
 def slices_batch(t, offsets, unsorted, plan, edge_lo, edge_hi, lo, hi, longest, status):
     """The slices of every sample of a packed batch as index ranges into its flat arrays:
     frame k of sample s is ``[lo[s T + k], hi[s T + k])``, clipped to the sample (empty for a
-    sample that gets a status code other than OK); ``longest[s]`` its longest slice.
+    sample that gets a status code other than OK); ``longest[s]`` its longest slice. Returns
+    the longest slice of the batch (most batches need no more than that).
 
     ``edge_lo`` / ``edge_hi`` (R rows of T) are the given edges of the kinds ``TIMES`` and
     ``INDICES``: row s for sample s, or the one row of every sample when R == 1;
@@ -351,6 +352,7 @@ def slices_batch(t, offsets, unsorted, plan, edge_lo, edge_hi, lo, hi, longest, 
     lo_s = np.empty(n_frames, np.int64)
     hi_s = np.empty(n_frames, np.int64)
     shared = edge_lo.shape[0] == 1
+    top_all = 0
     for s in range(offsets.shape[0] - 1):
         a, b = offsets[s], offsets[s + 1]
         n = b - a
@@ -374,3 +376,5 @@ def slices_batch(t, offsets, unsorted, plan, edge_lo, edge_hi, lo, hi, longest, 
             hi[s * n_frames + k] = hi_k
             top = max(top, hi_k - lo_k)
         longest[s] = top
+        top_all = max(top_all, top)
+    return top_all
