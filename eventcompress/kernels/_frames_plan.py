@@ -120,7 +120,8 @@ def run(packed: PackedEvents, out: np.ndarray, plan: FramePlan, lo: np.ndarray,
     elif n_frames:
         # Everything that does not depend on the slices is set up before the sortedness scan:
         # after it (the caches full of timestamps) each small NumPy call measured several
-        # times slower, together 5% of a 2M-event SpikingJelly call.
+        # times slower (a max over one value: 30 us instead of 3). On 2M events the Python
+        # work of this function went from about 110 to 60 us.
         all_lo = np.zeros(n * n_frames, np.int64)
         all_hi = np.zeros(n * n_frames, np.int64)
         longest = np.zeros(n, np.int64)
