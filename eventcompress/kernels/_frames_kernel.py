@@ -19,7 +19,7 @@ The edges of ``TIMES`` and ``INDICES`` are computed on the host by the functions
 module, exact rational arithmetic for the fixed grid and tonic 1.7's own NumPy operations for
 ``edges="tonic"``: once per configuration where they do not depend on the recording
 (``time_window`` or an overlapping grid on a given ``[start_time, end_time)``), else once per
-sample (``_frames_plan.host_edges``). Counting is the same for every kind: the exact count,
+sample (``_frames_plan._host_edges``). Counting is the same for every kind: the exact count,
 saturated at the output dtype's limits.
 
 Per batch: ``slices_batch`` lays every sample's slices and gives it a status code, one

@@ -8,7 +8,7 @@ batch) lay the remaining slices, count, saturate and return a status code per sa
 ``fill`` turns the codes into exceptions or reruns a sample on its own. Modes whose edges are
 exact rationals or tonic's float arithmetic per recording (``edges="tonic"``, ``event_count``,
 overlapping grids on the recording's own range) have their edges computed on the host per
-recording (``host_edges``, called by ``single``), then counted by the same calls.
+recording (``_host_edges``, called by ``single``), then counted by the same calls.
 
 Only the configuration's fields and derived attributes are read here; validation is
 ``FrameConfig``'s.
@@ -113,7 +113,7 @@ def run(packed: PackedEvents, out: np.ndarray, plan: FramePlan, lo: np.ndarray,
     if out.dtype == np.float16:
         target = np.empty(out.shape, np.float32)
     x, y, t, p = packed.x, packed.y, packed.t, packed.p
-    if plan.kind == K.WINDOWS:  # one unsorted recording, see host_edges
+    if plan.kind == K.WINDOWS:  # one unsorted recording, see _host_edges
         status[0], aux[0] = K.count_windows(x, y, t, p, lo[0], hi[0], target[0], plan.pmode,
                                             plan.int_direct, plan.exact, plan.dlo, plan.dhi,
                                             plan.raise_overflow)
@@ -191,7 +191,7 @@ def fill(cfg: FrameConfig, packed: PackedEvents, out: np.ndarray, metadata: dict
         events = packed.sample(int(k), metadata)
         code = int(status[k])
         if code != K.UNSORTED:
-            raise error(cfg, code, int(aux[k]), events, out.shape[1:])
+            raise _error(cfg, code, int(aux[k]), events, out.shape[1:])
         out[k] = single(cfg, events)
 
 
@@ -199,13 +199,13 @@ def single(cfg: FrameConfig, events: Events) -> np.ndarray:
     """One recording with host edges (every mode works this way; the batchable ones take it only
     for a sample the batch kernel handed back)."""
     w, h = events.sensor_size
-    events, kind, lo, hi = host_edges(cfg, events)
+    events, kind, lo, hi = _host_edges(cfg, events)
     shape = (1, lo.shape[1], cfg.n_channels, h, w)
     out = np.empty(shape, cfg.output_dtype)
     status, aux = run(PackedEvents.single(events), out, cfg._plan._replace(kind=kind), lo, hi)
     code, where = int(status[0]), int(aux[0])
     if code != K.OK:
-        raise error(cfg, code, where, events, shape[1:])
+        raise _error(cfg, code, where, events, shape[1:])
     if kind == K.WINDOWS and where and (cfg.start_time is None or cfg.end_time is None):
         # A default edge comes from t[0] / t[-1]; an unsorted stream can have events beyond
         # it. Lay the grid on the true extent so that no event is dropped.
@@ -220,7 +220,7 @@ def single(cfg: FrameConfig, events: Events) -> np.ndarray:
     return out[0]
 
 
-def host_edges(cfg: FrameConfig, events: Events
+def _host_edges(cfg: FrameConfig, events: Events
                 ) -> tuple[Events, int, np.ndarray, np.ndarray]:
     """``(events, kind, lo, hi)``: the slices of one recording as ``[1, T]`` arrays of index
     ranges (``INDICES``) or time edges (``TIMES``, ``WINDOWS`` where unsorted) of ``events``
@@ -302,7 +302,7 @@ def _range_error(code: int, start: int = 0, end: int = 0) -> ValueError:
     return ValueError(f"end_time ({end}) must be greater than start_time ({start})")
 
 
-def error(cfg: FrameConfig, code: int, bad: int, events: Events, shape: tuple[int, ...]
+def _error(cfg: FrameConfig, code: int, bad: int, events: Events, shape: tuple[int, ...]
            ) -> Exception:
     """The exception for a status code of the kernel."""
     if code == K.OUTSIDE:
