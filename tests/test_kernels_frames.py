@@ -327,6 +327,31 @@ def test_frame_config_resolves_and_hashes_include_incomplete():
         FrameConfig(time_window=10, include_incomplete="yes")
 
 
+
+def test_frames_builds_each_setting_once_and_still_refuses_bad_ones():
+    from eventcompress.kernels import frames as frames_module
+
+    rng = np.random.default_rng(3)
+    ev = Events(rng.integers(0, 6, 50), rng.integers(0, 4, 50), np.sort(rng.integers(0, 99, 50)),
+                rng.integers(0, 2, 50), (6, 4))
+    cached = frames_module._cached_config
+    cached.cache_clear()
+    first = frames(ev, n_time_bins=4, dtype=np.int32)
+    again = frames(ev, n_time_bins=4, dtype=np.int32)
+    assert (cached.cache_info().misses, cached.cache_info().hits) == (1, 1)
+    assert again is not first and not np.shares_memory(again, first)  # a fresh array per call
+    np.testing.assert_array_equal(first, FrameConfig(n_time_bins=4, dtype="int32")(ev))
+    # typed: 4.0 is another entry (the same frames), not a hit on the config built from 4
+    np.testing.assert_array_equal(frames(ev, n_time_bins=4.0, dtype=np.int32), first)
+    assert cached.cache_info().misses == 2
+    # an unhashable setting is validated, and refused, every time; a refused one is not kept
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="positive integer"):
+            frames(ev, n_time_bins=[4])
+        with pytest.raises(ConfigError, match="positive integer"):
+            frames(ev, n_time_bins=0)
+    assert cached.cache_info().currsize == 2
+
 def test_fractional_windows_are_real_intervals():
     ev = Events(np.zeros(10, int), np.zeros(10, int), np.arange(10), np.ones(10, int), (1, 1))
     # [0, 2.5) [2.5, 5) [5, 7.5) [7.5, 10) hold t = 0-2, 3-4, 5-7, 8-9

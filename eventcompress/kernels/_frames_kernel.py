@@ -1,7 +1,7 @@
 """Frames kernels: the frames of every sample of a packed batch in GIL-free Numba calls.
 
 ``slices_batch`` takes a :class:`FramePlan` (derived once per ``FrameConfig``, see
-``frames.frame_plan``) saying how each sample's slices are found:
+``_frames_plan.frame_plan``) saying how each sample's slices are found:
 
 * ``GRID`` (fixed edges, ``n_time_bins`` without overlap): T equal time bins of the sample's own
   ``[t0, t1)`` (or ``start_time`` / ``end_time``), computed here in unsigned arithmetic so that
@@ -19,15 +19,15 @@ The edges of ``TIMES`` and ``INDICES`` are computed on the host by the functions
 module, exact rational arithmetic for the fixed grid and tonic 1.7's own NumPy operations for
 ``edges="tonic"``: once per configuration where they do not depend on the recording
 (``time_window`` or an overlapping grid on a given ``[start_time, end_time)``), else once per
-sample (``frames._host_edges``). Counting is the same for every kind: the exact count, saturated at the
-output dtype's limits.
+sample (``_frames_plan._host_edges``). Counting is the same for every kind: the exact count,
+saturated at the output dtype's limits.
 
 Per batch: ``slices_batch`` lays every sample's slices and gives it a status code, one
 ``_binning.accumulate_ranges`` call counts all of them, ``count_wide`` recounts the samples
 whose slices may pass what the dtype holds exactly, ``count_windows`` counts an unsorted
 stream's time windows. A sample the kernels cannot finish (unsorted where the slicing needs
-sorted timestamps, an error to report) is left to the caller in ``frames.py``, which recomputes
-it with host edges or raises the matching exception.
+sorted timestamps, an error to report) is left to the caller in ``_frames_plan.py``, which
+recomputes it with host edges or raises the matching exception.
 """
 
 from __future__ import annotations
@@ -336,7 +336,8 @@ def unsorted_samples(t, offsets):
 def slices_batch(t, offsets, unsorted, plan, edge_lo, edge_hi, lo, hi, longest, status):
     """The slices of every sample of a packed batch as index ranges into its flat arrays:
     frame k of sample s is ``[lo[s T + k], hi[s T + k])``, clipped to the sample (empty for a
-    sample that gets a status code other than OK); ``longest[s]`` its longest slice.
+    sample that gets a status code other than OK); ``longest[s]`` its longest slice. Returns
+    the longest slice of the batch (most batches need no more than that).
 
     ``edge_lo`` / ``edge_hi`` (R rows of T) are the given edges of the kinds ``TIMES`` and
     ``INDICES``: row s for sample s, or the one row of every sample when R == 1;
@@ -351,6 +352,7 @@ def slices_batch(t, offsets, unsorted, plan, edge_lo, edge_hi, lo, hi, longest, 
     lo_s = np.empty(n_frames, np.int64)
     hi_s = np.empty(n_frames, np.int64)
     shared = edge_lo.shape[0] == 1
+    top_all = 0
     for s in range(offsets.shape[0] - 1):
         a, b = offsets[s], offsets[s + 1]
         n = b - a
@@ -374,3 +376,5 @@ def slices_batch(t, offsets, unsorted, plan, edge_lo, edge_hi, lo, hi, longest, 
             hi[s * n_frames + k] = hi_k
             top = max(top, hi_k - lo_k)
         longest[s] = top
+        top_all = max(top_all, top)
+    return top_all

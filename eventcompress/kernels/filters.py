@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 _NEVER = INT64_MIN
+_U = np.uint64
 
 # Hot-pixel threshold modes of _hot_pixel_mask.
 _NO_THRESHOLD, _MAX_COUNT, _MAX_RATE, _MEAN_MULTIPLE = 0, 1, 2, 3
@@ -60,18 +61,22 @@ def _denoise_mask(x, y, t, offsets, window, initial, top):
     # (a float window passes top = inf), and ``beyond`` marks the saturated pixels: such a
     # neighbour also supports an event at t = 2**63 - 1, which the stored 2**63 - 1 alone would
     # not. Both are off the hot path: they only act within ``window`` of the int64 maximum.
+    # Pixel indices are uint64, as in ``_binning``: Numba's wraparound of signed indices (a
+    # compare and add per neighbour read) cost a fifth of the throughput.
     keep = np.zeros(t.shape[0], np.bool_)
+    one = _U(1)
     for s in range(offsets.shape[0] - 1):
         a, b = offsets[s], offsets[s + 1]
         w, h = _extent(x, y, a, b)
         expiry = np.full(w * h, initial)
         beyond = np.zeros(w * h, np.bool_)
         any_beyond = False
-        for i in range(a, b):
-            xi = np.int64(x[i])
-            yi = np.int64(y[i])
+        uw, last_x, last_y = _U(w), _U(w) - one, _U(h) - one
+        for i in range(_U(a), _U(b)):
+            xi = _U(x[i])
+            yi = _U(y[i])
             ti = t[i]
-            k = yi * w + xi
+            k = yi * uw + xi
             if ti > top:
                 expiry[k] = INT64_MAX
                 beyond[k] = True
@@ -81,17 +86,17 @@ def _denoise_mask(x, y, t, offsets, window, initial, top):
                 if any_beyond:
                     beyond[k] = False
             keep[i] = (
-                (xi > 0 and expiry[k - 1] > ti)
-                or (xi < w - 1 and expiry[k + 1] > ti)
-                or (yi > 0 and expiry[k - w] > ti)
-                or (yi < h - 1 and expiry[k + w] > ti)
+                (xi >= one and expiry[k - one] > ti)
+                or (xi < last_x and expiry[k + one] > ti)
+                or (yi >= one and expiry[k - uw] > ti)
+                or (yi < last_y and expiry[k + uw] > ti)
             )
             if ti == INT64_MAX and any_beyond and not keep[i]:
                 keep[i] = (
-                    (xi > 0 and beyond[k - 1])
-                    or (xi < w - 1 and beyond[k + 1])
-                    or (yi > 0 and beyond[k - w])
-                    or (yi < h - 1 and beyond[k + w])
+                    (xi >= one and beyond[k - one])
+                    or (xi < last_x and beyond[k + one])
+                    or (yi >= one and beyond[k - uw])
+                    or (yi < last_y and beyond[k + uw])
                 )
     return keep
 

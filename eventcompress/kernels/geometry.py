@@ -39,6 +39,11 @@ __all__ = [
 ]
 
 # -- kernels --------------------------------------------------------------------------------
+# The mask kernels index with uint64: Numba wraps negative signed indices, a compare and add
+# per access that kept LLVM from vectorising these loops (2-3x slower).
+_U = np.uint64
+
+
 @njit(cache=True, nogil=True)
 def _floor_divide(coord, factor):
     out = np.empty(coord.shape[0], np.uint16)
@@ -70,7 +75,7 @@ def _inside_box(x, y, offsets, x0, y0, w, h):
         ax = x0[k]
         ay = y0[k]
         count = 0
-        for i in range(offsets[k], offsets[k + 1]):
+        for i in range(_U(offsets[k]), _U(offsets[k + 1])):
             ok = (np.uint64(np.int64(x[i]) - ax) < uw) & (np.uint64(np.int64(y[i]) - ay) < uh)
             keep[i] = ok
             count += ok
@@ -119,7 +124,7 @@ def _in_time_window(t, offsets, start, end, bounded):
     keep = np.empty(t.shape[0], np.bool_)
     for k in range(n_samples):
         count = 0
-        for i in range(offsets[k], offsets[k + 1]):
+        for i in range(_U(offsets[k]), _U(offsets[k + 1])):
             ok = (t[i] >= start) & ((not bounded) | (t[i] < end))
             keep[i] = ok
             count += ok

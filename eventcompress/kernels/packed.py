@@ -191,44 +191,50 @@ def _gather_streams(table, offsets, x, y, t, p):
 
 
 # -- keeping a subset of the events --------------------------------------------------------------
+# Indices are uint64 on purpose (as in ``_binning``): Numba wraps negative signed indices, and
+# those compares and adds, with the registers they take, made the copy loop 1.5x slower.
+_U = np.uint64
+
+
+@njit(cache=True, nogil=True)
+def _kept_counts(offsets, keep):
+    """The running counts (K+1) of the events with ``keep[i]``, sample by sample."""
+    n_samples = offsets.shape[0] - 1
+    new_offsets = np.zeros(n_samples + 1, np.int64)
+    for k in range(n_samples):
+        count = 0
+        for i in range(_U(offsets[k]), _U(offsets[k + 1])):
+            count += keep[i]
+        new_offsets[k + 1] = new_offsets[k] + count
+    return new_offsets
+
+
 @njit(cache=True, nogil=True)
 def _compact(x, y, t, p, offsets, keep, x0, y0, new_offsets):
     # The events with keep[i], sample by sample, x and y moved by -x0[k], -y0[k] (per sample;
     # empty origins: not moved). ``new_offsets``: the running counts of kept events if the
-    # mask kernel counted them (one pass less), else empty.
+    # mask kernel counted them (one pass less), else empty. One loop for both: a shift by 0
+    # costs nothing measurable next to the stores.
     n_samples = offsets.shape[0] - 1
     if new_offsets.shape[0] == 0:
-        new_offsets = np.zeros(n_samples + 1, np.int64)
-        for k in range(n_samples):
-            count = 0
-            for i in range(offsets[k], offsets[k + 1]):
-                count += keep[i]
-            new_offsets[k + 1] = new_offsets[k] + count
+        new_offsets = _kept_counts(offsets, keep)
     total = new_offsets[n_samples]
     ox = np.empty(total, np.uint16)
     oy = np.empty(total, np.uint16)
     ot = np.empty(total, np.int64)
     op = np.empty(total, np.uint8)
-    j = 0
-    if x0.shape[0] == 0:  # a plain copy loop where nothing moves (the filters, time crop)
-        for i in range(keep.shape[0]):
-            if keep[i]:
-                ox[j] = x[i]
-                oy[j] = y[i]
-                ot[j] = t[i]
-                op[j] = p[i]
-                j += 1
-        return ox, oy, ot, op, new_offsets
+    moved = x0.shape[0] != 0
+    j = _U(0)
     for k in range(n_samples):
-        ax = x0[k]
-        ay = y0[k]
-        for i in range(offsets[k], offsets[k + 1]):
+        ax = x0[k] if moved else 0
+        ay = y0[k] if moved else 0
+        for i in range(_U(offsets[k]), _U(offsets[k + 1])):
             if keep[i]:
                 ox[j] = np.int64(x[i]) - ax
                 oy[j] = np.int64(y[i]) - ay
                 ot[j] = t[i]
                 op[j] = p[i]
-                j += 1
+                j += _U(1)
     return ox, oy, ot, op, new_offsets
 
 
