@@ -81,10 +81,15 @@ def natural_key(name: str) -> tuple[Any, ...]:
     return tuple(key)
 
 
-def list_dir(path: Path) -> list[os.DirEntry[str]]:
-    """Entries of ``path`` without hidden ones (``.DS_Store``, ``._foo``, ``.staging``)."""
+def list_dir(path: Path, ordered: bool = True) -> list[os.DirEntry[str]]:
+    """Entries of ``path`` without hidden ones (``.DS_Store``, ``._foo``, ``.staging``), in
+    natural order of their names (in the file system's order when not ``ordered``: samples
+    are sorted once at the end anyway)."""
     with os.scandir(path) as it:
-        return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: natural_key(e.name))
+        visible = [e for e in it if not e.name.startswith(".")]
+    if ordered:
+        visible.sort(key=lambda e: natural_key(e.name))
+    return visible
 
 
 def describe_found(root: Path, limit: int = 12) -> str:

@@ -83,7 +83,7 @@ class NMNIST(DatasetLayout):
                     continue
                 label = int(class_entry.name)
                 class_dir = split_dir / class_entry.name
-                for f in list_dir(class_dir):
+                for f in list_dir(class_dir, ordered=False):
                     if not f.name.endswith(".bin") or not f.is_file():
                         continue
                     stem = f.name[:-4]
