@@ -58,9 +58,21 @@ def load_sample(sample: Sample, **reader_kwargs: Any) -> Events:
 
 def read_sample_file(sample: Sample, **reader_kwargs: Any) -> Events:
     """Decode the whole file behind ``sample`` (several samples may share one file)."""
-    from .. import io as ec_io  # lazy: listing samples must not need the readers
+    read = _READ or _load_reader()
+    return read(sample.path, format=sample.format, **reader_kwargs)
 
-    return ec_io.read(sample.path, format=sample.format, **reader_kwargs)
+
+_READ: Any = None
+
+
+def _load_reader() -> Any:
+    """``eventcompress.io.read``, imported on first use (listing samples must not need the
+    readers) and kept: an import statement per file costs a microsecond or two."""
+    global _READ
+    from ..io import read
+
+    _READ = read
+    return read
 
 
 def slice_sample(sample: Sample, events: Events) -> Events:
