@@ -131,3 +131,15 @@ def test_create_refuses_an_existing_folder(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         ZarrWriter.create(tmp_path / "s.zarr", layout, "none", np.zeros(2, np.int64),
                           ["a", "b"], _listing(1), {})
+
+
+def test_a_creation_cut_short_is_not_resumed(tmp_path: Path) -> None:
+    """The group document is written last: a store killed while being created has none, and
+    opening it for a resume fails (the builder then starts the store again)."""
+    layout = StoreLayout("dense", (1, 2, 4, 4), np.dtype(np.float16), 4)
+    ZarrWriter.create(tmp_path / "s.zarr", layout, "none", np.array([1, 2], np.int64),
+                      ["a", "b"], _listing(1), layout.to_attrs())
+    ZarrWriter.open(tmp_path / "s.zarr")  # complete: opens
+    (tmp_path / "s.zarr" / "zarr.json").unlink()
+    with pytest.raises(Exception):  # noqa: B017 - zarr's own "no group here" error
+        ZarrWriter.open(tmp_path / "s.zarr")

@@ -120,7 +120,6 @@ class ZarrWriter:
                 specs[name] = ((0, *layout.row_shape), (chunk, *layout.row_shape), dtype,
                                (rows, *layout.row_shape), None, 0)
         path.mkdir(parents=True)  # as zarr's mode "w-": never into an existing folder
-        write_document(path, group_document(attrs))
         for name, (shape, chunks, dtype, shards, values, chunk_len) in specs.items():
             node = path / name
             node.mkdir()
@@ -129,6 +128,8 @@ class ZarrWriter:
                 _compressor_json(codec, np.dtype(dtype)) if shards is not None else None))
             if values is not None and len(values):
                 write_small_array(node, values, chunk_len, dtype)
+        # the group last: a creation cut short leaves no group, which the builder starts again
+        write_document(path, group_document(attrs))
         small = {"done": np.zeros(n, np.uint8), "event_counts": np.zeros(n, np.int64),
                  "lengths": np.zeros(n, np.int64)}
         return cls(path, layout, dict(attrs), small)

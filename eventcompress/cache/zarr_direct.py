@@ -77,7 +77,8 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 def write_document(node: Path, doc: dict[str, Any]) -> None:
-    write_file(node / "zarr.json", json.dumps(doc, indent=2).encode("utf-8"))
+    # compact: json's C encoder runs only without indent (zarr-python indents; readers agree)
+    write_file(node / "zarr.json", json.dumps(doc, separators=(",", ":")).encode("utf-8"))
 
 
 def _zstd() -> Any:
