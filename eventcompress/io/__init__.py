@@ -75,7 +75,7 @@ def read(path: "str | _os.PathLike[str]", format: "str | None" = None,
         _os.close(fd)
     if not decode:
         return FORMATS[name].load_reader()(spath, **kwargs)
-    return decode(data, spath, **kwargs)
+    return decode(data, spath, **kwargs) if kwargs else decode(data, spath)
 
 
 def _decoder(format: str) -> _typing.Any:
