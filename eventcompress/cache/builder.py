@@ -97,16 +97,25 @@ def group_by_file(samples: list[Any]) -> list[Any]:
     Gesture's label-sorted cuts come out trial by trial."""
     by_file: dict[Any, list[Any]] = {}
     for s in samples:
-        by_file.setdefault(s.path, []).append(s)
+        by_file.setdefault(_file_key(s.path), []).append(s)
+    if len(by_file) == len(samples):  # one sample per file: the listed order
+        return list(samples)
     return [s for group in by_file.values() for s in group]
+
+
+def _file_key(path: Any) -> Any:
+    """``path`` as its string: a ``Path`` hashes a tuple of its parts on first use (~2 us),
+    its string is needed anyway (the fingerprint and the reader use it, and keep it)."""
+    return path if path is None or path.__class__ is str else os.fspath(path)
 
 
 def _align_shards(layout: StoreLayout, samples: list[Any]) -> StoreLayout:
     """When every file holds the same number ``g > 1`` of samples, round the shard down to a
     multiple of ``g`` so that no file straddles two shards (and is decoded twice)."""
-    counts = {}
+    counts: dict[Any, int] = {}
     for s in samples:
-        counts[s.path] = counts.get(s.path, 0) + 1
+        key = _file_key(s.path)
+        counts[key] = counts.get(key, 0) + 1
     sizes = set(counts.values())
     if len(sizes) != 1:
         return layout

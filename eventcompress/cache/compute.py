@@ -89,6 +89,9 @@ def _decode(task: Task, result: TaskResult) -> list[Any]:
         if isinstance(decoded, BaseException):
             _fail(result, task.lo + k, item, decoded)
             continue
+        if item.time_slice is None:  # a whole file (N-MNIST, CIFAR10-DVS): nothing to cut
+            out[k] = decoded
+            continue
         try:
             if item.time_slice is not None and current[2] is None:
                 current[2] = decoded.is_sorted()

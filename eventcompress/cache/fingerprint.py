@@ -59,16 +59,18 @@ def list_sources(root: str | os.PathLike[str], files: Iterable[str | os.PathLike
     # abspath, not resolve: no system call per path component (70,000 files)
     base = os.path.abspath(root)
     prefix = base.rstrip("/") + "/"
-    rel: dict[str, None] = {}
+    cut = len(prefix)
+    abspath = os.path.abspath
+    where: dict[str, str] = {}  # relative (or absolute) name -> absolute path
     for f in files:
-        p = os.path.abspath(f)
-        rel[p[len(prefix):] if p.startswith(prefix) else p] = None
-    paths = tuple(sorted(rel))
+        p = abspath(f)
+        where[p[cut:] if p.startswith(prefix) else p] = p
+    paths = tuple(sorted(where))
     sizes = np.empty(len(paths), np.int64)
     mtimes = np.empty(len(paths), np.int64)
     for i, path in enumerate(paths):
         try:
-            st = os.stat(os.path.join(base, path))
+            st = os.stat(where[path])
         except FileNotFoundError:
             sizes[i] = mtimes[i] = -1  # absent: a listing differs from the listing of it present
             continue

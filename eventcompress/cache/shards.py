@@ -115,8 +115,8 @@ def encode_chunks(block: np.ndarray, chunk_rows: int, dtype: np.dtype, codec: An
             full = np.zeros((chunk_rows, *block.shape[1:]), dtype)
             full[:len(chunk)] = chunk
             chunk = full
-        raw = chunk.tobytes()
-        out.append(raw if codec is None else bytes(codec.encode(raw)))
+        # the codec reads the contiguous chunk in place (no copy to bytes first)
+        out.append(chunk.tobytes() if codec is None else bytes(codec.encode(chunk)))
     return out
 
 

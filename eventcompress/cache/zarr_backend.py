@@ -20,19 +20,21 @@ import numpy as np
 from .fingerprint import SourceListing
 from .format import EVENT_FIELDS, StoreLayout
 from .shards import ShardIO, fast_path
+from .zarr_direct import array_document, group_document, write_document, write_small_array
 
 
-def _compressors(codec: str) -> Any:
-    from zarr.codecs import BloscCodec, ZstdCodec
-
+def _compressor_json(codec: str, dtype: np.dtype) -> dict[str, Any] | None:
+    """The chunks' bytes-to-bytes codec, as zarr.json names it (None: raw bytes)."""
     if codec == "none":
         return None
     if codec == "blosc-lz4":
         # no shuffle: on sparse STC / count tensors it compresses better (3.9x against 3.1x
         # on N-MNIST float16) and encodes and decodes faster (docs/benchmarks.md)
-        return BloscCodec(cname="lz4", clevel=5, shuffle="noshuffle")
+        return {"name": "blosc", "configuration": {
+            "typesize": int(dtype.itemsize), "cname": "lz4", "clevel": 5,
+            "shuffle": "noshuffle", "blocksize": 0}}
     if codec == "zstd":
-        return ZstdCodec(level=3)
+        return {"name": "zstd", "configuration": {"level": 3, "checksum": False}}
     raise ValueError(f"unknown zarr codec {codec!r}")
 
 
@@ -50,20 +52,31 @@ def _flat_dtype(layout: StoreLayout, name: str) -> np.dtype:
 
 
 class ZarrWriter:
-    """The single writer of one store being built (``<name>.partial``)."""
+    """The single writer of one store being built (``<name>.partial``).
 
-    def __init__(self, group: Any, layout: StoreLayout) -> None:
-        self.group = group
-        self.path = Path(group.store.root) / group.path
+    It keeps the group attributes and the small per-sample arrays (``done``, ``event_counts``,
+    ``lengths``) in memory and writes them itself (:mod:`.zarr_direct`); zarr-python is used
+    only to grow the flat arrays of ragged and events stores."""
+
+    def __init__(self, path: str | os.PathLike[str], layout: StoreLayout,
+                 attrs: dict[str, Any], small: dict[str, np.ndarray]) -> None:
+        self.path = Path(path)
         self.layout = layout
-        self.n = int(group["labels"].shape[0])
+        self._attrs = attrs
+        self._small = small  # done, event_counts, lengths: the whole arrays, as on disk
+        self.n = len(small["done"])
+        self._group: Any = None
         self._shard_io: dict[str, ShardIO] = {}
         self._arrays: dict[str, Any] = {}
 
     def _array(self, name: str) -> Any:
         """The zarr array ``name`` (looked up once: each lookup reads its metadata)."""
         if name not in self._arrays:
-            self._arrays[name] = self.group[name]
+            if self._group is None:
+                import zarr
+
+                self._group = zarr.open_group(self.path, mode="r+")
+            self._arrays[name] = self._group[name]
         return self._arrays[name]
 
     def _io(self, name: str) -> ShardIO:
@@ -79,76 +92,74 @@ class ZarrWriter:
     def create(cls, path: str | os.PathLike[str], layout: StoreLayout, codec: str,
                labels: np.ndarray, sample_ids: list[str], listing: SourceListing,
                attrs: dict[str, Any]) -> ZarrWriter:
-        """Create the group and every array in one round trip to zarr's event loop (the
-        arrays concurrently): one call per array cost about twice as much on N-MNIST."""
-        import asyncio
-
-        import zarr
-        import zarr.api.asynchronous as zasync
-        from zarr.core.sync import sync
-
+        """Create the group, every array's metadata and the chunks known now (labels, ids,
+        the source listing), as zarr-python's ``create_array`` would (:mod:`.zarr_direct`)."""
+        path = Path(path)
         n = len(labels)
-        s = layout.shard_samples
-        per_shard = (max(1, s),)
+        s = max(1, layout.shard_samples)
         m = max(1, len(listing.paths))
-        f = len(listing.paths)
-        strings = lambda values: np.asarray(values, dtype=object)  # noqa: E731
-        # name -> (shape, chunks, dtype, values or None, extra create_array arguments)
+        # name -> (shape, chunks, dtype, shards, values written now or None, chunk length)
         specs: dict[str, tuple[Any, ...]] = {
-            "labels": ((n,), per_shard, "int64", labels, {}),
-            "sample_ids": ((n,), per_shard, str, strings(sample_ids) if n else None, {}),
-            "event_counts": ((n,), per_shard, "int64", None, {}),
-            "lengths": ((n,), per_shard, "int64", None, {}),
-            "done": ((n,), per_shard, "uint8", None, {}),
-            "source_paths": ((f,), (m,), str, strings(listing.paths) if f else None, {}),
-            "source_sizes": ((f,), (m,), "int64", listing.sizes if f else None, {}),
-            "source_mtimes": ((f,), (m,), "int64", listing.mtimes if f else None, {}),
+            "labels": ((n,), (s,), "int64", None, labels, s),
+            "sample_ids": ((n,), (s,), str, None, sample_ids, s),
+            "event_counts": ((n,), (s,), "int64", None, None, s),
+            "lengths": ((n,), (s,), "int64", None, None, s),
+            "done": ((n,), (s,), "uint8", None, None, s),
+            "source_paths": ((len(listing.paths),), (m,), str, None, listing.paths, m),
+            "source_sizes": ((len(listing.paths),), (m,), "int64", None, listing.sizes, m),
+            "source_mtimes": ((len(listing.paths),), (m,), "int64", None, listing.mtimes, m),
         }
-        big = {"compressors": _compressors(codec)}
         if layout.kind == "dense":
             specs["data"] = ((n, *layout.row_shape), (1, *layout.row_shape), layout.dtype,
-                             None, {**big, "shards": (s, *layout.row_shape)})
+                             (layout.shard_samples, *layout.row_shape), None, 0)
         else:
-            specs["offsets"] = ((n + 1,), (max(1, n + 1),), "int64", None, {})
+            specs["offsets"] = ((n + 1,), (max(1, n + 1),), "int64", None, None, 0)
             rows, chunk = layout.rows_per_shard, layout.rows_per_chunk
             for name in flat_array_names(layout):
-                specs[name] = ((0, *layout.row_shape), (chunk, *layout.row_shape),
-                               _flat_dtype(layout, name), None,
-                               {**big, "shards": (rows, *layout.row_shape)})
-
-        async def create_all() -> None:
-            group = await zasync.open_group(store=Path(path), mode="w-", attributes=attrs)
-            arrays = await asyncio.gather(*(
-                group.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=0,
-                                   **extra)
-                for name, (shape, chunks, dtype, _, extra) in specs.items()))
-            await asyncio.gather(*(
-                arr.setitem(slice(None), spec[3]) for arr, spec in zip(arrays, specs.values())
-                if spec[3] is not None))
-
-        sync(create_all())
-        return cls(zarr.open_group(Path(path), mode="r+"), layout)
+                dtype = _flat_dtype(layout, name)
+                specs[name] = ((0, *layout.row_shape), (chunk, *layout.row_shape), dtype,
+                               (rows, *layout.row_shape), None, 0)
+        path.mkdir(parents=True)  # as zarr's mode "w-": never into an existing folder
+        for name, (shape, chunks, dtype, shards, values, chunk_len) in specs.items():
+            node = path / name
+            node.mkdir()
+            write_document(node, array_document(
+                shape, chunks, dtype, shards,
+                _compressor_json(codec, np.dtype(dtype)) if shards is not None else None))
+            if values is not None and len(values):
+                write_small_array(node, values, chunk_len, dtype)
+        # the group last: a creation cut short leaves no group, which the builder starts again
+        write_document(path, group_document(attrs))
+        small = {"done": np.zeros(n, np.uint8), "event_counts": np.zeros(n, np.int64),
+                 "lengths": np.zeros(n, np.int64)}
+        return cls(path, layout, dict(attrs), small)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> ZarrWriter:
         import zarr
 
-        group = zarr.open_group(Path(path), mode="r+")
-        return cls(group, StoreLayout.from_attrs(dict(group.attrs)))
+        group = zarr.open_group(Path(path), mode="r")
+        attrs = dict(group.attrs)
+        n = int(group["done"].shape[0])
+        small = {name: (group[name][:] if n else np.zeros(0, dtype))
+                 for name, dtype in (("done", np.uint8), ("event_counts", np.int64),
+                                     ("lengths", np.int64))}
+        return cls(path, StoreLayout.from_attrs(attrs), attrs, small)
 
     # -- state --------------------------------------------------------------------------
     @property
     def attrs(self) -> dict[str, Any]:
-        return dict(self.group.attrs)
+        return dict(self._attrs)
 
     def update_attrs(self, **items: Any) -> None:
-        self.group.attrs.update(items)
+        self._attrs.update(items)
+        write_document(self.path, group_document(self._attrs))
 
     def done(self) -> np.ndarray:
-        return self._array("done")[:] if self.n else np.zeros(0, np.uint8)
+        return self._small["done"].copy()
 
     def lengths(self) -> np.ndarray:
-        return self._array("lengths")[:] if self.n else np.zeros(0, np.int64)
+        return self._small["lengths"].copy()
 
     # -- whole-shard writes -------------------------------------------------------------
     def write_dense_shard(self, lo: int, data: np.ndarray) -> None:
@@ -176,21 +187,17 @@ class ZarrWriter:
 
     def mark(self, lo: int, status: np.ndarray, event_counts: np.ndarray,
              lengths: np.ndarray) -> None:
-        """Record samples ``lo:lo + len`` (one whole chunk of each small array): counts first,
-        ``done`` last, so a sample is never marked done before everything it needs is on disk."""
-        import asyncio
-
-        from zarr.core.sync import sync
-
+        """Record samples ``lo:lo + len`` (the chunks of the small arrays they touch, written
+        whole): counts first, ``done`` last, so a sample is never marked done before
+        everything it needs is on disk."""
         hi = lo + len(status)
-        a, b = (self._array(name)._async_array for name in ("event_counts", "lengths"))
-
-        async def counts() -> None:
-            await asyncio.gather(a.setitem(slice(lo, hi), event_counts),
-                                 b.setitem(slice(lo, hi), lengths))
-
-        sync(counts())
-        self._array("done")[lo:hi] = status
+        per = max(1, self.layout.shard_samples)
+        chunks = range(lo // per, -(-hi // per))
+        for name, values in (("event_counts", event_counts), ("lengths", lengths),
+                             ("done", status)):
+            whole = self._small[name]
+            whole[lo:hi] = values
+            write_small_array(self.path / name, whole, per, whole.dtype, chunks)
 
     def write_offsets(self, offsets: np.ndarray) -> None:
-        self._array("offsets")[:] = offsets
+        write_small_array(self.path / "offsets", offsets, max(1, len(offsets)), np.int64)

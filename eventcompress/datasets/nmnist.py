@@ -70,22 +70,27 @@ class NMNIST(DatasetLayout):
             raise self.layout_error(root, f"{folder} has no digit folders 0-9")
 
     def _samples(self, match: LayoutMatch) -> list[Sample]:
+        return self._split_samples(match, None)
+
+    def _split_samples(self, match: LayoutMatch, split: str | None) -> list[Sample]:
         out: list[Sample] = []
-        for split, folder in _SPLIT_FOLDERS.items():
+        for name, folder in _SPLIT_FOLDERS.items():
             split_dir = match.data_root / folder
-            if not split_dir.is_dir():
+            if split not in (None, name) or not split_dir.is_dir():
                 continue
             for class_entry in list_dir(split_dir):
                 if not class_entry.is_dir():
                     continue
                 label = int(class_entry.name)
-                for f in list_dir(Path(class_entry.path)):
+                class_dir = split_dir / class_entry.name
+                for f in list_dir(class_dir, ordered=False):
                     if not f.name.endswith(".bin") or not f.is_file():
                         continue
                     stem = f.name[:-4]
                     meta = {"mnist_index": int(stem)} if stem.isdigit() else {}
+                    # a child of a Path costs half of parsing the whole path again
                     out.append(Sample(
-                        id=f"{folder}/{class_entry.name}/{stem}", path=Path(f.path), label=label,
-                        split=split, format="bin", metadata=meta,
+                        id=f"{folder}/{class_entry.name}/{stem}", path=class_dir / f.name,
+                        label=label, split=name, format="bin", metadata=meta,
                     ))
         return out

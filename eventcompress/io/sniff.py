@@ -17,6 +17,10 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _AEDAT_BY_MAJOR = {1: "aedat2", 2: "aedat2", 3: "aedat3", 4: "aedat4"}
 # First bytes that may open a header or a magic number (NumPy, zip, AEDAT, Prophesee).
 _MAGIC_LEADS = frozenset((b"\x93", b"P", b"#", b"%"))
+# Extensions that decide the format of a file without a header (.bin, .npy, ...).
+_HEADERLESS_BY_EXTENSION = {ext: name for ext, name in FORMAT_BY_EXTENSION.items()
+                            if ext not in HEADER_BY_EXTENSION}
+_STEM_END = frozenset("./" + os.sep + (os.altsep or ""))
 
 
 def _unknown(path: str, head: bytes, why: str) -> UnknownFormatError:
@@ -62,11 +66,19 @@ def sniff_bytes(data: Any, path: str) -> str:
     """:func:`sniff_format` of a file whose first bytes (up to :data:`SNIFF_BYTES`; bytes or a
     uint8 array) are ``data``; ``path`` gives the extension and the name in errors."""
     lead = bytes(data[:1])
+    if lead not in _MAGIC_LEADS and lead:
+        # The common case (.bin): no header, a lower-case extension decides. A stem ending in
+        # a character other than a separator or a dot is not empty, so the extension is all
+        # after the last dot (what os.path.splitext gives, without its cost).
+        dot = path.rfind(".")
+        name = _HEADERLESS_BY_EXTENSION.get(path[dot:])
+        if name is not None and dot > 0 and path[dot - 1] not in _STEM_END:
+            return name
     if not lead:
         raise EmptyFileError(path, "the file is empty (0 bytes)", offset=0,
                              expected="an event file")
     ext = _extension(path)
-    if lead not in _MAGIC_LEADS:  # the common case (.bin): no header, the extension decides
+    if lead not in _MAGIC_LEADS:  # no header: the extension decides
         name = FORMAT_BY_EXTENSION.get(ext)
         if name is not None and ext not in HEADER_BY_EXTENSION:
             return name
