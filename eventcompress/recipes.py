@@ -344,6 +344,10 @@ def _check_augmentation_shape(recipe: Recipe, source: Any) -> None:
     padding that restores the size would not)."""
     import torch
 
+    from .datasets import DATASETS
+
+    if recipe.dataset not in DATASETS:
+        return  # no sensor size to shape a sample with (as in _check_shapes)
     shape = tuple(recipe.sample_shape)
     out = recipe.augmentation.build(0)(torch.zeros(shape), index=0, epoch=0)
     if tuple(out.shape) != shape:

@@ -21,8 +21,11 @@ from eventcompress.data.augment import Compose, PixelDropout, RandomTranslate
 from eventcompress.errors import ConfigError
 from eventcompress.train.checkpoint import load_checkpoint
 from eventcompress.train.engine import TrainingInterrupted
+from eventcompress.train.resolve import dump_toml, tomllib
 
-BASE = (Path(__file__).resolve().parents[1] / "models" / "nmnist-stc-scb-mtlif.toml").read_text()
+SHIPPED = (Path(__file__).resolve().parents[1] / "models" / "nmnist-stc-scb-mtlif.toml").read_text()
+# the shipped recipe without its [augmentation] (the tests add their own)
+BASE = dump_toml({k: v for k, v in tomllib.loads(SHIPPED).items() if k != "augmentation"})
 TRANSLATE = '\n[[augmentation.steps]]\ntype = "RandomTranslate"\nmax_shift = 2\n'
 DROPOUT = '\n[[augmentation.steps]]\ntype = "PixelDropout"\np = 0.05\n'
 
@@ -84,7 +87,7 @@ def _error_text(text: str) -> ConfigError:
 
 
 def test_each_training_sample_is_augmented_by_seed_epoch_and_index(tmp_path, data):
-    recipe = tiny_recipe("nmnist-stc-scb-mtlif", "training.seed=5")
+    recipe = _without_augmentation(tiny_recipe("nmnist-stc-scb-mtlif", "training.seed=5"))
     table = recipes.loads(recipe[1] + TRANSLATE, name="aug")
     trainer = make_trainer(tmp_path, (table, recipe[1] + TRANSLATE), data)
     x = torch.rand(3, 4, 2, 34, 34)
@@ -96,8 +99,19 @@ def test_each_training_sample_is_augmented_by_seed_epoch_and_index(tmp_path, dat
     assert not torch.equal(out, trainer._augmented(x, [5, 9, 11]))
 
 
+def _without_augmentation(recipe_and_text):
+    table = {k: v for k, v in tomllib.loads(recipe_and_text[1]).items() if k != "augmentation"}
+    text = dump_toml(table)
+    return recipes.loads(text, name="plain"), text
+
+
+def test_the_shipped_recipe_translates_by_two_pixels():
+    assert recipes.loads(SHIPPED, name="shipped").augmentation.steps == (
+        ("RandomTranslate", (("max_shift", 2),)),)
+
+
 def test_augmented_training_differs_and_resumes_bit_identically(tmp_path, data):
-    plain = tiny_recipe("nmnist-stc-scb-mtlif")
+    plain = _without_augmentation(tiny_recipe("nmnist-stc-scb-mtlif"))
     text = plain[1] + TRANSLATE
     aug = (recipes.loads(text, name="aug"), text)
     a = make_trainer(tmp_path / "a", aug, data)
