@@ -171,7 +171,7 @@ def build_store(dataset: Any, root: str | os.PathLike[str], split: str, pipeline
     out.mkdir(parents=True, exist_ok=True)
     final = out / store_name(name, split, key, backend)
     # asked for explicitly: a finished store of the same key written otherwise is not reused
-    asked = {k: v for k, v in (("codec", codec), ("dtype", dtype)) if v is not None}
+    explicit = [k for k, v in (("codec", codec), ("dtype", dtype)) if v is not None]
     codec = check_codec(backend, codec)
     store_layout = plan_layout(pipeline, layout_obj.sensor_size, len(samples), dtype,
                                shard_samples, shard_rows)
@@ -185,7 +185,7 @@ def build_store(dataset: Any, root: str | os.PathLike[str], split: str, pipeline
                            backend=backend, codec=codec, jobs=jobs, rebuild=rebuild,
                            progress=progress, executor=executor, wait=wait, on_wait=on_wait,
                            stale_check=(name, split, pipeline.sha256(), fingerprint),
-                           asked={k: attrs[k] for k in asked})
+                           asked={k: attrs[k] for k in explicit})
     report.seconds["setup"] = setup_s
     if report.errors and not allow_errors:
         raise SampleErrors(report.path, report.errors)
@@ -247,6 +247,8 @@ def _check_asked(final: Path, asked: dict[str, Any]) -> None:
     finished store of the key written with another one than asked for is refused, not served."""
     from .store import read_store_attrs
 
+    if not asked:
+        return
     attrs = read_store_attrs(final)
     differ = [f"{k} {attrs.get(k)!r} (asked for {v!r})" for k, v in asked.items()
               if attrs.get(k) != v]

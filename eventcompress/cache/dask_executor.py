@@ -19,7 +19,7 @@ from typing import Any
 
 from .._cpus import usable_cpus
 from ..errors import ConfigError, StoreError
-from .executor import TaskExecutor
+from .executor import TaskExecutor, quiet_blosc
 
 EXTRA_HINT = ("the dask executor needs the optional extra: pip install 'eventcompress[dask]' "
               "(dask and distributed)")
@@ -31,16 +31,6 @@ def import_distributed() -> Any:
     except ImportError as exc:
         raise ConfigError(f"{EXTRA_HINT} ({exc})", key="executor") from None
     return distributed
-
-
-def _quiet_blosc() -> None:
-    """Blosc compresses in the calling thread: the worker's threads are the parallelism."""
-    try:
-        import numcodecs.blosc
-
-        numcodecs.blosc.use_threads = False
-    except ImportError:
-        pass
 
 
 class DaskExecutor(TaskExecutor):
@@ -78,7 +68,7 @@ class DaskExecutor(TaskExecutor):
                     host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
                 self.client = distributed.Client(cluster)
                 self._owned = [self.client, cluster]
-            self.client.run(_quiet_blosc)
+            self.client.run(quiet_blosc)
         threads = sum(self.client.nthreads().values())
         self.jobs = max(1, threads)
 

@@ -49,16 +49,21 @@ class TaskExecutor(ABC):
         self.close()
 
 
-def _init_worker(threads: int) -> None:
-    """Cap the worker's Numba threads; Blosc compresses in the calling thread (its own
-    thread pool only adds hand-offs on chunks of a few kB, with every core busy already)."""
-    cap_numba_threads(threads)
+def quiet_blosc() -> None:
+    """Blosc compresses in the calling thread: the workers are the parallelism (its own thread
+    pool only adds hand-offs on chunks of a few kB, with every core busy already)."""
     try:
         import numcodecs.blosc
 
         numcodecs.blosc.use_threads = False
     except ImportError:
         pass
+
+
+def _init_worker(threads: int) -> None:
+    """Cap the worker's Numba threads, and Blosc in the calling thread."""
+    cap_numba_threads(threads)
+    quiet_blosc()
 
 
 class LocalExecutor(TaskExecutor):

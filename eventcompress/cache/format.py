@@ -222,3 +222,13 @@ def check_codec(backend: Backend, codec: str | None) -> str:
         raise ConfigError(f"codec {codec!r} is not available for the {backend} backend; "
                           f"choose one of {', '.join(CODECS[backend])}", key="codec")
     return codec
+
+
+def checked_indices(indices: Any, n: int, what: str = "store") -> np.ndarray:
+    """``indices`` as a flat int64 array, negative ones counted from the end of ``n`` samples;
+    IndexError naming the first one outside (``what``: "store", "dataset", ... for the message)."""
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        bad = idx[(idx < -n) | (idx >= n)][0]
+        raise IndexError(f"index {bad} out of range for a {what} of {n} samples")
+    return np.where(idx < 0, idx + n, idx)

@@ -18,7 +18,14 @@ import numpy as np
 
 from ..errors import StoreError
 from .fingerprint import SourceListing, list_sources
-from .format import DONE_NAMES, EVENT_DTYPE, FAILED, FORMAT_NAME, STORE_FORMAT_VERSION
+from .format import (
+    DONE_NAMES,
+    EVENT_DTYPE,
+    FAILED,
+    FORMAT_NAME,
+    STORE_FORMAT_VERSION,
+    checked_indices,
+)
 from .shards import ShardIO, fast_path
 
 CheckSource = Literal["auto", True, False]
@@ -263,12 +270,7 @@ class Store:
 
     # -- data ---------------------------------------------------------------------------
     def _indices(self, indices: Any) -> np.ndarray:
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        n = len(self)
-        if idx.size and (idx.min() < -n or idx.max() >= n):
-            bad = idx[(idx < -n) | (idx >= n)][0]
-            raise IndexError(f"index {bad} out of range for a store of {n} samples")
-        return np.where(idx < 0, idx + n, idx)
+        return checked_indices(indices, len(self), "store")
 
     def read(self, indices: Any) -> np.ndarray:
         """``[len(indices), T, P, H, W]`` of a dense store in one call (any order, repeats

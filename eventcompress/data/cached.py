@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..cache.format import checked_indices
 from ..errors import StoreError
 from .collate import SampleBatch
 from .events import apply_transform, events_tensor
@@ -170,12 +171,7 @@ class CachedDataset(Dataset):
 
     def _checked(self, indices: Any) -> np.ndarray:
         """``indices`` as int64, negative ones counted from the end; IndexError if outside."""
-        idx = np.asarray(indices, np.int64).reshape(-1)
-        n = len(self)
-        if idx.size and (idx.min() < -n or idx.max() >= n):
-            bad = idx[(idx < -n) | (idx >= n)][0]
-            raise IndexError(f"index {bad} out of range for a dataset of {n} samples")
-        return np.where(idx < 0, idx + n, idx)
+        return checked_indices(indices, len(self), "dataset")
 
     def read(self, indices: Any) -> np.ndarray:
         """Stored values of a dense store ``[len(indices), T, P, H, W]`` (stored dtype), in one

@@ -52,6 +52,7 @@ from dataclasses import dataclass  # noqa: E402
 
 from numba import njit  # noqa: E402
 
+from eventcompress._cpus import usable_cpus  # noqa: E402
 from eventcompress.events import Events  # noqa: E402
 from eventcompress.kernels import (  # noqa: E402
     Denoise,
@@ -198,7 +199,7 @@ def main() -> None:
                                    FrameConfig(n_time_bins=8)),
         "Denoise+batched counts": Pipeline(filters, BatchedCounts()),
     }
-    cores = os.cpu_count() or 1
+    cores = usable_cpus()
     workers = [w for w in (1, 2, 4) if w <= max(2, cores)]
     rows = []
     for name, pipe in pipelines.items():

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 if __name__ == "__main__":  # a script run is single-threaded; an import changes nothing
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
+from eventcompress._cpus import usable_cpus  # noqa: E402
 from eventcompress.cache import LocalExecutor, build, build_store, open_store  # noqa: E402
 from eventcompress.kernels import Pipeline, Resize, STCConfig  # noqa: E402
 from tools.bench.common import markdown_table, report_header  # noqa: E402
@@ -266,7 +267,7 @@ def bench_full_scale(tmp: Path, jobs: int, quick: bool, roots: dict[str, Path | 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, tenth-scale synth")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--jobs", type=int, default=usable_cpus())
     parser.add_argument("--skip-full", action="store_true", help="skip the synth datasets")
     parser.add_argument("--quiet", action="store_true", help="(accepted for run_all.py)")
     parser.add_argument("--dvsgesture-root", type=Path, default=None,
